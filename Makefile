@@ -1,0 +1,43 @@
+# One entry point for people and CI. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-long lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with the package and its dev tools
+
+demo: $(STAMP) ## the main job: the whole product against the embedded sandbox (synthetic data)
+	$(BIN)/taskgroup-mcp demo
+
+test: $(STAMP) ## run the test suite
+	$(BIN)/python -m pytest -q
+
+test-long: $(STAMP) ## the long profiles of the property tests
+	TASKGROUP_MCP_LONG_TESTS=1 $(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP) ## ruff (lint + format check) and pyright strict on server/
+	$(BIN)/ruff check server tests
+	$(BIN)/ruff format --check server tests
+	$(BIN)/pyright
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format server tests
+	$(BIN)/ruff check --fix server tests
+
+bench: $(STAMP) ## run every benchmark script and write BENCHMARKS.md
+	$(BIN)/python bench/run_all.py
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

@@ -1,0 +1,14 @@
+"""taskgroup-mcp: fan research out into Parallel Task Group runs from any MCP client.
+
+Layers (imports flow downward only): ``cli`` -> ``tools`` -> ``client`` -> ``wire``, and
+``cli`` -> ``sandbox`` -> ``wire``. See the project's DESIGN notes.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("parallel-taskgroup-mcp")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,91 @@
+"""The ``taskgroup-mcp`` command: argument parsing and dispatch.
+
+Each subcommand's work lives in ``taskgroup_mcp.commands.<name>`` (the only place, with this
+module, that may wire the sandbox and the MCP server together). With no subcommand the server
+speaks MCP over stdio, which is what desktop clients launch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from taskgroup_mcp import __version__
+
+_COMMANDS = ("serve", "sandbox", "demo", "check")
+
+
+def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="MCP transport (default stdio)")
+    p.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default 8000)")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="use the embedded sandbox instead of the real API: no key, synthetic data "
+        "(also TASKGROUP_MCP_SANDBOX=1)",
+    )
+    p.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=None,
+        help="allow HTTP on a non-loopback address without bearer-token auth (not recommended)",
+    )
+    p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default INFO; logs go to stderr)")
+    p.add_argument("--log-format", choices=("text", "json"), default=None, help="log line format (default text)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskgroup-mcp",
+        description="MCP server for Parallel Task Group fan-out research, with an offline sandbox of the API. "
+        "With no command it serves MCP over stdio.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_serve_arguments(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
+    _add_serve_arguments(serve)
+
+    sandbox = sub.add_parser("sandbox", help="run the offline emulator of the Task Group API")
+    sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    sandbox.add_argument("--speed", type=float, default=60.0, help="runs take documented latency / SPEED (default 60)")
+    sandbox.add_argument("--seed", type=int, default=0, help="same seed, same durations, outputs, failures")
+    sandbox.add_argument("--fail-rate", type=float, default=0.0, help="fraction of runs that end failed (default 0)")
+    sandbox.add_argument("--db", default=None, help="persist in this SQLite file (default: in memory)")
+    sandbox.add_argument("--api-key", default=None, help="require this x-api-key (default: any non-empty key)")
+    sandbox.add_argument("--webhook-secret", default=None, help="secret that signs webhook deliveries")
+    sandbox.add_argument(
+        "--faults",
+        default=None,
+        help="comma-separated name=value faults for run-creating requests, e.g. "
+        "drop_after_commit=0.2,fail_before_commit=0.1,throttle=0.05,retry_after=1,latency_ms=50-200,commit_delay_ms=500",
+    )
+    sandbox.add_argument("--log-level", default="INFO", help="log level (default INFO; logs go to stderr)")
+
+    demo = sub.add_parser("demo", help="show the whole product working against the sandbox (synthetic data)")
+    demo.add_argument("--inputs", type=int, default=24, help="research questions to fan out (default 24)")
+    demo.add_argument("--export-dir", default=None, help="where the CSV export goes (default: a temp dir)")
+
+    check = sub.add_parser("check", help="start the server with your settings and report what works")
+    check.add_argument("--sandbox", action="store_true", default=None, help="check against the embedded sandbox")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "serve"
+    module = importlib.import_module(f"taskgroup_mcp.commands.{command}")
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Settings: environment variables (and CLI flags layered on top), secrets held as SecretStr.
+
+Parallel's own variables keep their names (``PARALLEL_API_KEY``, ``PARALLEL_BASE_URL``, the same
+ones the official SDK reads); everything of ours is ``TASKGROUP_MCP_*``. A secret is unwrapped
+with ``get_secret_value()`` only where it goes on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_BASE_URL = "https://api.parallel.ai"
+ENV_PREFIX = "TASKGROUP_MCP_"
+
+
+class NamedMcpServer(BaseModel):
+    """An MCP server the operator configured once, which agents then name instead of spelling out.
+
+    Header values may be ``${ENV_NAME}`` references, resolved on the server when a run is created.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    allowed_tools: list[str] | None = None
+
+
+class Settings(BaseModel):
+    """Everything configurable. Build with :meth:`from_env`; override fields with ``model_copy``."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Upstream API
+    parallel_api_key: SecretStr | None = None
+    parallel_base_url: str = DEFAULT_BASE_URL
+    api_prefix: Literal["v1", "v1beta"] = "v1"
+    connect_timeout_seconds: float = 5.0
+    request_timeout_seconds: float = 60.0
+    max_retries: int = Field(3, ge=0, le=10, description="Attempts after the first, for safe (GET) calls only")
+
+    # Sandbox
+    sandbox: bool = False
+    """Serve against the embedded sandbox instead of the real API (synthetic data, no key)."""
+    sandbox_speed: float = 60.0
+    sandbox_seed: int = 0
+
+    # Exactly-once submission
+    chunk_size: int = Field(1_000, ge=1, le=1_000)
+    submit_concurrency: int = Field(4, ge=1, le=32)
+    runs_per_minute: int = Field(2_000, ge=1)
+    requests_per_minute: int = Field(2_000, ge=1)
+    settle_seconds: float = Field(10.0, ge=0)
+    """How long to wait after an ambiguous failure before reconciling (covers late commits)."""
+
+    # Tools
+    spend_limit_usd: float = Field(10.0, ge=0)
+    """add_runs refuses an estimate above this unless the call confirms it."""
+    default_processor: str = "lite"
+    wait_default_seconds: float = Field(45.0, gt=0)
+    wait_max_seconds: float = Field(50.0, gt=0)
+    """No tool waits longer than this (clients give up near 60 s)."""
+    export_dir: Path = Field(default_factory=lambda: Path.home() / ".taskgroup-mcp" / "exports")
+    allow_inputs_file: bool | None = None
+    """None: allowed on stdio, refused over HTTP."""
+    mcp_servers: dict[str, NamedMcpServer] = Field(default_factory=dict)
+    allow_http_mcp_urls: bool = False
+    allow_private_mcp_urls: bool = False
+    """Loopback, private, link-local and metadata addresses in forwarded MCP URLs."""
+
+    # HTTP transport
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth_tokens: list[SecretStr] = Field(default_factory=list)
+    auth_tokens_file: Path | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(default_factory=list)
+    insecure_no_auth: bool = False
+    per_request_api_key: bool = False
+    """Multi-tenant: each HTTP request carries its own Parallel key in ``X-Parallel-Api-Key``."""
+    max_request_body_bytes: int = 4 * 1024 * 1024
+    shutdown_grace_seconds: float = 25.0
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("parallel_base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``PARALLEL_*`` and ``TASKGROUP_MCP_*`` variables; keyword overrides win."""
+        env = os.environ if environ is None else environ
+        data: dict[str, Any] = {}
+        if env.get("PARALLEL_API_KEY"):
+            data["parallel_api_key"] = env["PARALLEL_API_KEY"]
+        if env.get("PARALLEL_BASE_URL"):
+            data["parallel_base_url"] = env["PARALLEL_BASE_URL"]
+        for name, field in cls.model_fields.items():
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            ann = field.annotation
+            if name in ("mcp_servers",) or ann in (list[SecretStr], list[str]):
+                data[name] = _parse_structured(name, raw)
+            elif ann is bool or ann == (bool | None):
+                data[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                data[name] = raw
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(data)
+
+    @property
+    def api_key_configured(self) -> bool:
+        return self.parallel_api_key is not None and bool(self.parallel_api_key.get_secret_value())
+
+
+def _parse_structured(name: str, raw: str) -> Any:
+    """Lists as JSON arrays or comma-separated; mappings as JSON objects."""
+    text = raw.strip()
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{ENV_PREFIX}{name.upper()} is not valid JSON ({exc.msg})") from None
+    return [part.strip() for part in text.split(",") if part.strip()]
