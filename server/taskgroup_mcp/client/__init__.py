@@ -1,0 +1,1 @@
+"""taskgroup_mcp.client (being built)."""

@@ -1,0 +1,1 @@
+"""taskgroup_mcp.sandbox (being built)."""
