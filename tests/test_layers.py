@@ -43,4 +43,6 @@ def test_a_layer_imports_only_the_layers_below_it(layer: str) -> None:
     assert files, f"no source files for layer {layer}"
     for path in files:
         bad = _imports_of(path) - ALLOWED[layer] - {layer, "__version__"}
-        assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}; {layer} may import only {ALLOWED[layer]}"
+        assert not bad, (
+            f"{path.relative_to(PKG)} imports {sorted(bad)}; {layer} may import only {ALLOWED[layer]}"
+        )

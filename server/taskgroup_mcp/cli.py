@@ -18,7 +18,9 @@ _COMMANDS = ("serve", "sandbox", "demo", "check")
 
 
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="MCP transport (default stdio)")
+    p.add_argument(
+        "--transport", choices=("stdio", "http"), default="stdio", help="MCP transport (default stdio)"
+    )
     p.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default 8000)")
     p.add_argument(
@@ -34,8 +36,12 @@ def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="allow HTTP on a non-loopback address without bearer-token auth (not recommended)",
     )
-    p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default INFO; logs go to stderr)")
-    p.add_argument("--log-format", choices=("text", "json"), default=None, help="log line format (default text)")
+    p.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default INFO; logs go to stderr)"
+    )
+    p.add_argument(
+        "--log-format", choices=("text", "json"), default=None, help="log line format (default text)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,11 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="run the offline emulator of the Task Group API")
     sandbox.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     sandbox.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    sandbox.add_argument("--speed", type=float, default=60.0, help="runs take documented latency / SPEED (default 60)")
+    sandbox.add_argument(
+        "--speed", type=float, default=60.0, help="runs take documented latency / SPEED (default 60)"
+    )
     sandbox.add_argument("--seed", type=int, default=0, help="same seed, same durations, outputs, failures")
-    sandbox.add_argument("--fail-rate", type=float, default=0.0, help="fraction of runs that end failed (default 0)")
+    sandbox.add_argument(
+        "--fail-rate", type=float, default=0.0, help="fraction of runs that end failed (default 0)"
+    )
     sandbox.add_argument("--db", default=None, help="persist in this SQLite file (default: in memory)")
-    sandbox.add_argument("--api-key", default=None, help="require this x-api-key (default: any non-empty key)")
+    sandbox.add_argument(
+        "--api-key", default=None, help="require this x-api-key (default: any non-empty key)"
+    )
     sandbox.add_argument("--webhook-secret", default=None, help="secret that signs webhook deliveries")
     sandbox.add_argument(
         "--faults",
@@ -73,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--export-dir", default=None, help="where the CSV export goes (default: a temp dir)")
 
     check = sub.add_parser("check", help="start the server with your settings and report what works")
-    check.add_argument("--sandbox", action="store_true", default=None, help="check against the embedded sandbox")
+    check.add_argument(
+        "--sandbox", action="store_true", default=None, help="check against the embedded sandbox"
+    )
     return parser
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_BASE_URL = "https://api.parallel.ai"
+_STRUCTURED_FIELDS = frozenset({"mcp_servers", "auth_tokens", "allowed_hosts", "allowed_origins"})
 ENV_PREFIX = "TASKGROUP_MCP_"
 
 
@@ -43,7 +44,9 @@ class Settings(BaseModel):
     api_prefix: Literal["v1", "v1beta"] = "v1"
     connect_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 60.0
-    max_retries: int = Field(3, ge=0, le=10, description="Attempts after the first, for safe (GET) calls only")
+    max_retries: int = Field(
+        3, ge=0, le=10, description="Attempts after the first, for safe (GET) calls only"
+    )
 
     # Sandbox
     sandbox: bool = False
@@ -77,10 +80,10 @@ class Settings(BaseModel):
     # HTTP transport
     host: str = "127.0.0.1"
     port: int = 8000
-    auth_tokens: list[SecretStr] = Field(default_factory=list)
+    auth_tokens: list[SecretStr] = Field(default_factory=list[SecretStr])
     auth_tokens_file: Path | None = None
-    allowed_hosts: list[str] = Field(default_factory=list)
-    allowed_origins: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list[str])
+    allowed_origins: list[str] = Field(default_factory=list[str])
     insecure_no_auth: bool = False
     per_request_api_key: bool = False
     """Multi-tenant: each HTTP request carries its own Parallel key in ``X-Parallel-Api-Key``."""
@@ -110,7 +113,7 @@ class Settings(BaseModel):
             if raw is None or raw == "":
                 continue
             ann = field.annotation
-            if name in ("mcp_servers",) or ann in (list[SecretStr], list[str]):
+            if name in _STRUCTURED_FIELDS:
                 data[name] = _parse_structured(name, raw)
             elif ann is bool or ann == (bool | None):
                 data[name] = raw.strip().lower() in ("1", "true", "yes", "on")

@@ -18,7 +18,13 @@ from ._events import (
     TaskRunProgressStatsEvent,
     parse_event,
 )
-from ._group import TaskGroup, TaskGroupAddRunsParams, TaskGroupCreateParams, TaskGroupRunResponse, TaskGroupStatus
+from ._group import (
+    TaskGroup,
+    TaskGroupAddRunsParams,
+    TaskGroupCreateParams,
+    TaskGroupRunResponse,
+    TaskGroupStatus,
+)
 from ._limits import (
     GROUP_EVENTS_STREAM_MAX_SECONDS,
     MAX_INPUT_AND_SPEC_CHARS,

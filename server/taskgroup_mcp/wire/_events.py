@@ -88,7 +88,7 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     as :class:`GenericEvent` with every field kept, instead of raising."""
     obj: Any = json.loads(data) if isinstance(data, str | bytes) else data
     if not isinstance(obj, dict):
-        return GenericEvent(type="unknown", data=obj)
+        return GenericEvent.model_validate({"type": "unknown", "data": obj})
     payload: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
     kind = payload.get("type")
     if not isinstance(kind, str):

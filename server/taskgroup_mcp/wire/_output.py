@@ -21,7 +21,7 @@ class FieldBasis(WireModel):
 
     field: str
     reasoning: str
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list[Citation])
     confidence: str | None = None
     """``high``, ``medium`` or ``low`` (sometimes empty)."""
 

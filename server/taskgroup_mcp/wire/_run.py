@@ -45,7 +45,7 @@ class SourcePolicy(WireModel):
 
 class Webhook(WireModel):
     url: str
-    event_types: list[Literal["task_run.status"]] = Field(default_factory=list)
+    event_types: list[Literal["task_run.status"]] = Field(default_factory=list[Literal["task_run.status"]])
 
 
 class AdvancedSettings(WireModel):
@@ -74,7 +74,7 @@ class ErrorObject(WireModel):
     detail: dict[str, Any] | None = None
 
 
-class Warning(WireModel):  # noqa: A001 - the API's own name
+class Warning(WireModel):  # the API's own name (shadows the builtin inside this module only)
     type: str
     """``spec_validation_warning``, ``input_validation_warning`` or ``warning``; new types may appear."""
     message: str

@@ -33,10 +33,11 @@ def _schema_kind(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     if isinstance(value, dict):
-        kind: Any = value.get("type")  # pyright: ignore[reportUnknownMemberType]
+        mapping: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        kind: Any = mapping.get("type")
         if kind in ("json", "text", "auto"):
             return str(kind)
-        return "json" if "json_schema" in value else "text"
+        return "json" if "json_schema" in mapping else "text"
     kind = getattr(value, "type", None)
     return kind if isinstance(kind, str) else "text"
 
