@@ -87,6 +87,8 @@ class Settings(BaseModel):
     insecure_no_auth: bool = False
     per_request_api_key: bool = False
     """Multi-tenant: each HTTP request carries its own Parallel key in ``X-Parallel-Api-Key``."""
+    public_url: str | None = None
+    """Where clients reach ``/mcp`` (names the resource in 401 challenges); default from host and port."""
     max_request_body_bytes: int = 4 * 1024 * 1024
     shutdown_grace_seconds: float = 25.0
 
