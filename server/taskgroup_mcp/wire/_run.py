@@ -85,7 +85,8 @@ class TaskRun(WireModel):
     """A run's status (no output: that is :class:`TaskRunResult`)."""
 
     run_id: str
-    interaction_id: str | None = None
+    interaction_id: str
+    """Required on the wire (SDK 0.4.2+); pass it as ``previous_interaction_id`` to chain runs."""
     status: RunStatus
     is_active: bool
     processor: str
