@@ -1,1 +1,88 @@
-"""taskgroup_mcp.client (being built)."""
+"""An async client for Parallel's Task and Task Group API, with exactly-once batched submission.
+
+Import from this package only::
+
+    from taskgroup_mcp.client import ParallelClient, SubmitResult, ParallelError, ...
+
+The error tree (every exception has ``retryable``; status errors carry ``status_code``)::
+
+    ParallelError
+     ├── InputValidationError          refused before any request
+     └── APIError
+          ├── APIStatusError           .status_code .body .request_id .errors
+          │    ├── BadRequestError 400, AuthenticationError 401, PaymentRequiredError 402,
+          │    ├── PermissionDeniedError 403, NotFoundError 404, RequestTimeoutError 408,
+          │    ├── ConflictError 409, UnprocessableEntityError 422,
+          │    ├── RateLimitError 429 (.retry_after)
+          │    └── InternalServerError 5xx
+          ├── APIConnectionError       (.sent: False when it never left)
+          │    └── APITimeoutError
+          └── APIStreamError           an ``error`` event inside a stream
+
+(The full drawing with meanings is in ``_errors.py``.)
+"""
+
+from ._cid import RESERVED_METADATA_KEY, canonical_input, derive_cids
+from ._classify import Outcome, classify
+from ._client import ParallelClient, betas_for
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APIStreamError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    FieldError,
+    InputValidationError,
+    InternalServerError,
+    NotFoundError,
+    ParallelError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    UnprocessableEntityError,
+    parse_retry_after,
+)
+from ._pacing import Pacer, TokenBucket
+from ._redact import Redactor
+from ._retry import Backoff, RetryBudget
+from ._submit import SubmitFailure, SubmitResult
+
+__all__ = [
+    "RESERVED_METADATA_KEY",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APIStreamError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "Backoff",
+    "BadRequestError",
+    "ConflictError",
+    "FieldError",
+    "InputValidationError",
+    "InternalServerError",
+    "NotFoundError",
+    "Outcome",
+    "Pacer",
+    "ParallelClient",
+    "ParallelError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "Redactor",
+    "RequestTimeoutError",
+    "RetryBudget",
+    "SubmitFailure",
+    "SubmitResult",
+    "TokenBucket",
+    "UnprocessableEntityError",
+    "betas_for",
+    "canonical_input",
+    "classify",
+    "derive_cids",
+    "parse_retry_after",
+]

@@ -1,0 +1,111 @@
+"""Deterministic client ids: the same call always tags the same input with the same id.
+
+``cid = base32(sha256(group_id | call_key | canonical input | k))[:26]`` where ``k`` counts
+earlier identical inputs in the same call (intentional duplicates stay distinct; re-ordering the
+list does not change any id). The canonical input includes processor, the effective task spec
+and the metadata (without the reserved key); MCP header *values* are left out so that a rotated
+token does not turn a repeated call into new runs, and no secret is hashed into metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from taskgroup_mcp.wire import RunInput, TaskSpec
+
+from ._errors import FieldError, InputValidationError
+
+RESERVED_METADATA_KEY = "mcp_cid"
+"""The run metadata key that carries the client id (7 characters; the value is 26)."""
+CID_CHARS = 26
+
+
+def canonical_input(run: RunInput, default_task_spec: TaskSpec | None = None) -> str:
+    """Compact, key-sorted JSON of what makes a run what it is (header values masked)."""
+    data: dict[str, Any] = run.to_wire(exclude_none=True)
+    spec = run.task_spec or default_task_spec
+    if spec is not None:
+        data["task_spec"] = spec.to_wire(exclude_none=True)
+    meta = data.get("metadata")
+    if isinstance(meta, dict):
+        meta_d: dict[str, Any] = {k: v for k, v in meta.items() if k != RESERVED_METADATA_KEY}  # pyright: ignore[reportUnknownVariableType]
+        if meta_d:
+            data["metadata"] = meta_d
+        else:
+            data.pop("metadata")
+    servers: Any = data.get("mcp_servers")
+    if isinstance(servers, list):
+        for server in servers:  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(server, dict):
+                srv: dict[str, Any] = server  # pyright: ignore[reportUnknownVariableType]
+                headers: Any = srv.get("headers")
+                if isinstance(headers, dict):
+                    names: list[str] = sorted(str(k).lower() for k in headers)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                    srv["headers"] = names
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def derive_call_key(canonicals: Sequence[str], default_task_spec: TaskSpec | None = None) -> str:
+    """The call key used when the caller gives none: a hash of the normalized call (order-free)."""
+    h = hashlib.sha256()
+    for c in sorted(canonicals):
+        h.update(c.encode("utf-8"))
+        h.update(b"\x1e")
+    if default_task_spec is not None:
+        spec = json.dumps(default_task_spec.to_wire(exclude_none=True), sort_keys=True, separators=(",", ":"))
+        h.update(b"spec\x1f" + spec.encode("utf-8"))
+    return h.hexdigest()
+
+
+def _cid(group_id: str, call_key: str, canonical: str, k: int) -> str:
+    h = hashlib.sha256()
+    for part in (group_id, call_key, canonical, str(k)):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x1f")
+    return base64.b32encode(h.digest()).decode("ascii").lower()[:CID_CHARS]
+
+
+def check_reserved_key(inputs: Sequence[RunInput]) -> None:
+    """Refuse inputs whose metadata already uses the reserved key."""
+    errors = [
+        FieldError(("inputs", i, "metadata", RESERVED_METADATA_KEY), f"'{RESERVED_METADATA_KEY}' is reserved")
+        for i, run in enumerate(inputs)
+        if run.metadata and RESERVED_METADATA_KEY in run.metadata
+    ]
+    if errors:
+        where = ", ".join(e.field for e in errors[:5])
+        raise InputValidationError(
+            f"metadata key '{RESERVED_METADATA_KEY}' is reserved for the client id; remove it from "
+            f"{len(errors)} input(s): {where}",
+            errors=errors,
+        )
+
+
+def derive_cids(
+    group_id: str,
+    inputs: Sequence[RunInput],
+    *,
+    call_key: str | None = None,
+    default_task_spec: TaskSpec | None = None,
+) -> list[str]:
+    """One cid per input, in input order."""
+    canonicals = [canonical_input(run, default_task_spec) for run in inputs]
+    key = call_key if call_key is not None else derive_call_key(canonicals, default_task_spec)
+    seen: dict[str, int] = {}
+    cids: list[str] = []
+    for c in canonicals:
+        k = seen.get(c, 0)
+        seen[c] = k + 1
+        cids.append(_cid(group_id, key, c, k))
+    return cids
+
+
+def tag_input(run: RunInput, cid: str) -> RunInput:
+    """A copy of ``run`` whose metadata carries ``cid`` under the reserved key."""
+    meta = dict(run.metadata or {})
+    meta[RESERVED_METADATA_KEY] = cid
+    return run.model_copy(update={"metadata": meta})

@@ -1,0 +1,619 @@
+"""ParallelClient: every Task and Task Group endpoint, typed, over one pooled httpx2 client."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import anyio
+import httpx2
+from pydantic import SecretStr
+
+from taskgroup_mcp.config import DEFAULT_BASE_URL, Settings
+from taskgroup_mcp.wire import (
+    BETA_EVENTS_SSE,
+    BETA_MCP_SERVERS,
+    BETA_WEBHOOK,
+    Event,
+    RunInput,
+    RunStatus,
+    TaskGroup,
+    TaskGroupRunResponse,
+    TaskGroupStatusEvent,
+    TaskRun,
+    TaskRunEvent,
+    TaskRunResult,
+    TaskSpec,
+    WireModel,
+    parse_event,
+)
+
+from ._errors import APIStreamError, APITimeoutError, ParallelError, RateLimitError
+from ._http import Redact, logger, open_sse, send
+from ._pacing import Pacer
+from ._redact import Redactor
+from ._retry import Backoff, RetryBudget
+from ._submit import SubmitResult, run_submit
+
+M = TypeVar("M", bound=WireModel)
+T = TypeVar("T")
+
+USER_AGENT = "taskgroup-mcp/0.1"
+
+
+def mcp_header_values(inputs: Sequence[RunInput]) -> list[str]:
+    """Every forwarded MCP header value in ``inputs`` (to be masked wherever it might be echoed)."""
+    return [v for run in inputs for s in (run.mcp_servers or []) for v in (s.headers or {}).values()]
+
+
+def betas_for(inputs: Sequence[RunInput]) -> list[str]:
+    """The ``parallel-beta`` tokens the features used by ``inputs`` need (none when none is used)."""
+    out: list[str] = []
+    if any(run.mcp_servers for run in inputs):
+        out.append(BETA_MCP_SERVERS)
+    if any(run.webhook is not None for run in inputs):
+        out.append(BETA_WEBHOOK)
+    if any(run.enable_events for run in inputs):
+        out.append(BETA_EVENTS_SSE)
+    return out
+
+
+class ParallelClient:
+    """An async client for Parallel's Task and Task Group API.
+
+    One instance holds one ``httpx2.AsyncClient`` (pooled, keep-alive). GETs and streams retry
+    with jittered backoff within a per-client retry budget; run-creating POSTs never retry on
+    their own: :meth:`submit` adds runs exactly once. Use as ``async with ParallelClient(...)``
+    or call :meth:`aclose`.
+
+    Arguments: ``timeout`` bounds each request (seconds, connect to last byte) and each stream's
+    connection; ``max_retries`` counts retries of safe calls; ``chunk_size``, ``concurrency``,
+    ``requests_per_minute``, ``runs_per_minute``, ``settle_seconds`` and ``max_attempts_per_chunk``
+    shape :meth:`submit`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        api_prefix: Literal["v1", "v1beta"] = "v1",
+        transport: httpx2.AsyncBaseTransport | None = None,
+        timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        *,
+        max_retries: int = 3,
+        chunk_size: int = 1_000,
+        concurrency: int = 4,
+        requests_per_minute: float = 2_000,
+        runs_per_minute: float = 2_000,
+        settle_seconds: float = 10.0,
+        max_attempts_per_chunk: int = 6,
+        backoff: Backoff | None = None,
+        retry_budget: RetryBudget | None = None,
+        http_client: httpx2.AsyncClient | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not 1 <= chunk_size <= 1_000:
+            raise ValueError("chunk_size must be between 1 and 1,000")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        self.base_url = base_url.rstrip("/")
+        self.api_prefix: Literal["v1", "v1beta"] = api_prefix
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_retries = max_retries
+        self.chunk_size = chunk_size
+        self.concurrency = concurrency
+        self.settle_seconds = settle_seconds
+        self.max_attempts_per_chunk = max_attempts_per_chunk
+        self.backoff = backoff or Backoff()
+        self.retry_budget = retry_budget or RetryBudget()
+        self.pacer = Pacer(requests_per_minute, runs_per_minute)
+        self._rng = random.Random(seed)
+        self._redact = Redactor([self._key.get_secret_value()])
+        self._owns_http = http_client is None
+        self._http = http_client or httpx2.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx2.Timeout(timeout, connect=connect_timeout),
+            headers={"user-agent": USER_AGENT},
+        )
+        self._fresh_groups: set[str] = set()
+        self._call_locks: dict[tuple[str, str], anyio.Lock] = {}
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, transport: httpx2.AsyncBaseTransport | None = None
+    ) -> ParallelClient:
+        """A client configured from :class:`taskgroup_mcp.config.Settings`."""
+        return cls(
+            api_key=settings.parallel_api_key,
+            base_url=settings.parallel_base_url,
+            api_prefix=settings.api_prefix,
+            transport=transport,
+            timeout=settings.request_timeout_seconds,
+            connect_timeout=settings.connect_timeout_seconds,
+            max_retries=settings.max_retries,
+            chunk_size=settings.chunk_size,
+            concurrency=settings.submit_concurrency,
+            requests_per_minute=settings.requests_per_minute,
+            runs_per_minute=settings.runs_per_minute,
+            settle_seconds=settings.settle_seconds,
+        )
+
+    def with_api_key(self, api_key: str | SecretStr) -> ParallelClient:
+        """The same connection pool and options, another account's key (multi-tenant HTTP).
+
+        The new client has its own pacing and retry budget (they are per account) and does not
+        close the shared pool; close the original.
+        """
+        other = ParallelClient(
+            api_key=api_key,
+            base_url=self.base_url,
+            api_prefix=self.api_prefix,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            max_retries=self.max_retries,
+            chunk_size=self.chunk_size,
+            concurrency=self.concurrency,
+            requests_per_minute=self.pacer.requests.rate * 60,
+            runs_per_minute=self.pacer.runs.rate * 60,
+            settle_seconds=self.settle_seconds,
+            max_attempts_per_chunk=self.max_attempts_per_chunk,
+            backoff=self.backoff,
+            http_client=self._http,
+        )
+        other._fresh_groups = self._fresh_groups
+        return other
+
+    def __repr__(self) -> str:
+        return f"ParallelClient(base_url={self.base_url!r}, api_prefix={self.api_prefix!r})"
+
+    async def __aenter__(self) -> ParallelClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (when this client owns it)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _headers(self, betas: Sequence[str] = ()) -> dict[str, str]:
+        headers = {"x-api-key": self._key.get_secret_value()}
+        if betas:
+            headers["parallel-beta"] = ",".join(dict.fromkeys(betas))
+        return headers
+
+    def _group_path(self, group_id: str = "", *rest: str) -> str:
+        base = f"/{self.api_prefix}/tasks/groups"
+        parts = [base] + ([group_id] if group_id else []) + list(rest)
+        return "/".join(parts)
+
+    async def _post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        betas: Sequence[str] = (),
+        params: Mapping[str, str] | None = None,
+        redact: Redact | None = None,
+    ) -> httpx2.Response:
+        return await send(
+            self._http,
+            "POST",
+            path,
+            headers=self._headers(betas),
+            json=body,
+            params=params,
+            redact=redact or self._redact,
+            time_limit=self.timeout,
+        )
+
+    async def _retrying(self, what: str, attempt_fn: Callable[[], Awaitable[T]]) -> T:
+        """Run a safe call, retrying retryable failures with backoff within the retry budget."""
+        attempt = 0
+        while True:
+            try:
+                result = await attempt_fn()
+            except ParallelError as exc:
+                if not exc.retryable or attempt >= self.max_retries:
+                    raise
+                if not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
+                    logger.debug("%s: retry budget exhausted", what)
+                    raise
+                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                delay = self.backoff.delay(attempt, retry_after, self._rng)
+                logger.debug("%s: %s, retry %d in %.3f s", what, type(exc).__name__, attempt + 1, delay)
+                attempt += 1
+                await anyio.sleep(delay)
+                continue
+            self.retry_budget.refund()
+            return result
+
+    async def _get(
+        self,
+        path: str,
+        model: type[M],
+        *,
+        params: Mapping[str, str] | None = None,
+        betas: Sequence[str] = (),
+        time_limit: float | None = None,
+    ) -> M:
+        async def once() -> M:
+            response = await send(
+                self._http,
+                "GET",
+                path,
+                headers=self._headers(betas),
+                params=params,
+                redact=self._redact,
+                time_limit=time_limit or self.timeout,
+            )
+            return model.model_validate_json(response.content)
+
+        return await self._retrying(f"GET {path}", once)
+
+    async def _stream(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        last_event_id: str | None = None,
+        betas: Sequence[str] = (),
+        keep_going: Callable[[], Awaitable[bool]] | None = None,
+        resumable: bool = True,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Raw event objects of an SSE stream, reconnecting after failures (and, when
+        ``keep_going`` says so, after the server closed it), resuming from the last ``event_id``
+        and dropping events already delivered."""
+        cursor = last_event_id
+        seen: set[str] = set()
+        failures = 0
+        while True:
+            query = dict(params)
+            if cursor and resumable:
+                query["last_event_id"] = cursor
+            got_any = False
+            try:
+                async with open_sse(
+                    self._http,
+                    path,
+                    headers=self._headers(betas),
+                    redact=self._redact,
+                    params=query,
+                    connect_timeout=self.timeout,
+                ) as events:
+                    async for data in events:
+                        try:
+                            obj: Any = json.loads(data)
+                        except ValueError:
+                            logger.debug("GET %s: skipped an event that is not JSON", path)
+                            continue
+                        if not isinstance(obj, dict):
+                            continue
+                        event: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
+                        eid = event.get("event_id")
+                        if isinstance(eid, str) and eid:
+                            if eid in seen:
+                                continue
+                            seen.add(eid)
+                            cursor = eid
+                        got_any = True
+                        failures = 0
+                        yield event
+            except ParallelError as exc:
+                if not exc.retryable or failures >= self.max_retries:
+                    raise
+                if not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
+                    raise
+                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                delay = self.backoff.delay(failures, retry_after, self._rng)
+                failures += 1
+                logger.debug("GET %s: %s, reconnecting in %.3f s", path, type(exc).__name__, delay)
+                await anyio.sleep(delay)
+                continue
+            if keep_going is None or not await keep_going():
+                return
+            logger.debug("GET %s: stream closed by the server; reconnecting", path)
+            if not got_any:
+                await anyio.sleep(self.backoff.delay(failures, None, self._rng))
+                failures += 1
+                if failures > self.max_retries + 10:
+                    return
+
+    # ------------------------------------------------------------------ groups
+
+    async def create_task_group(self, metadata: Mapping[str, Any] | None = None) -> TaskGroup:
+        """POST /tasks/groups. Safe to retry (an extra empty group costs nothing), so it does."""
+        body = {"metadata": dict(metadata)} if metadata is not None else {}
+
+        async def once() -> TaskGroup:
+            response = await self._post(self._group_path(), body)
+            return TaskGroup.model_validate_json(response.content)
+
+        group = await self._retrying("POST groups", once)
+        self._fresh_groups.add(group.taskgroup_id)
+        return group
+
+    async def get_task_group(self, group_id: str) -> TaskGroup:
+        """GET /tasks/groups/{id}: the group with its aggregated status."""
+        return await self._get(self._group_path(group_id), TaskGroup)
+
+    async def add_runs(
+        self,
+        group_id: str,
+        inputs: Sequence[RunInput],
+        default_task_spec: TaskSpec | None = None,
+        refresh_status: bool = True,
+    ) -> TaskGroupRunResponse:
+        """POST /tasks/groups/{id}/runs: ONE raw request, never retried (a retry may duplicate
+        runs; use :meth:`submit`). Sends the beta tokens the inputs' features need."""
+        body: dict[str, Any] = {"inputs": [run.to_wire(exclude_none=True) for run in inputs]}
+        if default_task_spec is not None:
+            body["default_task_spec"] = default_task_spec.to_wire(exclude_none=True)
+        params = None if refresh_status else {"refresh_status": "false"}
+        redact = (
+            self._redact.with_secrets(mcp_header_values(inputs))
+            if any(r.mcp_servers for r in inputs)
+            else None
+        )
+        self._fresh_groups.discard(group_id)
+        response = await self._post(
+            self._group_path(group_id, "runs"), body, betas=betas_for(inputs), params=params, redact=redact
+        )
+        return TaskGroupRunResponse.model_validate_json(response.content)
+
+    def group_events(
+        self, group_id: str, last_event_id: str | None = None, timeout: float | None = None
+    ) -> AsyncIterator[Event]:
+        """The group's events (status changes, run completions) as they happen.
+
+        Resumes from the last ``event_id`` after a dropped connection, drops duplicates, and
+        reconnects when the server closes the stream while the group is still active (the API
+        closes it after an hour). With ``timeout`` it ends after about that many seconds.
+        """
+        return self._group_events(group_id, last_event_id, timeout)
+
+    async def _group_events(
+        self, group_id: str, last_event_id: str | None, seconds: float | None
+    ) -> AsyncIterator[Event]:
+        deadline = None if seconds is None else anyio.current_time() + seconds
+        active: list[bool | None] = [None]
+        completed: set[tuple[str, str]] = set()
+
+        def params() -> dict[str, str]:
+            if deadline is None:
+                return {}
+            return {"timeout": f"{max(0.0, deadline - anyio.current_time()):.3f}"}
+
+        async def keep_going() -> bool:
+            if deadline is not None and anyio.current_time() >= deadline:
+                return False
+            if active[0] is None:
+                group = await self.get_task_group(group_id)
+                return group.status.is_active
+            return active[0]
+
+        async for raw in self._stream_dyn(
+            self._group_path(group_id, "events"), params, last_event_id, keep_going
+        ):
+            event = parse_event(raw)
+            if isinstance(event, TaskGroupStatusEvent):
+                active[0] = event.status.is_active
+            elif isinstance(event, TaskRunEvent):
+                key = (event.run.run_id, event.run.status)
+                if key in completed:
+                    continue
+                completed.add(key)
+            yield event
+
+    async def _stream_dyn(
+        self,
+        path: str,
+        params: Callable[[], dict[str, str]],
+        last_event_id: str | None,
+        keep_going: Callable[[], Awaitable[bool]],
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Like :meth:`_stream` but recomputing the query on every (re)connect."""
+        cursor = last_event_id
+        idle = 0
+        while True:
+            got_any = False
+            async for raw in self._stream(path, params(), last_event_id=cursor):
+                eid = raw.get("event_id")
+                if isinstance(eid, str) and eid:
+                    cursor = eid
+                got_any = True
+                yield raw
+            if not await keep_going():
+                return
+            logger.debug("GET %s: stream closed by the server; reconnecting from the last event", path)
+            idle = 0 if got_any else idle + 1
+            if idle:
+                await anyio.sleep(self.backoff.delay(min(idle, 6), None, self._rng))
+
+    def group_runs(
+        self,
+        group_id: str,
+        include_input: bool = False,
+        include_output: bool = False,
+        status: RunStatus | None = None,
+        last_event_id: str | None = None,
+    ) -> AsyncIterator[TaskRunEvent]:
+        """The group's runs (one event each), streamed, resumable from ``last_event_id``.
+
+        A dropped connection resumes where it stopped; no run is delivered twice.
+        """
+        return self._group_runs(group_id, include_input, include_output, status, last_event_id)
+
+    async def _group_runs(
+        self,
+        group_id: str,
+        include_input: bool,
+        include_output: bool,
+        status: RunStatus | None,
+        last_event_id: str | None,
+    ) -> AsyncIterator[TaskRunEvent]:
+        params: dict[str, str] = {}
+        if include_input:
+            params["include_input"] = "true"
+        if include_output:
+            params["include_output"] = "true"
+        if status is not None:
+            params["status"] = status
+        seen_runs: set[str] = set()
+        path = self._group_path(group_id, "runs")
+        async for raw in self._stream(path, params, last_event_id=last_event_id):
+            kind = raw.get("type")
+            if kind == "error":
+                err = raw.get("error")
+                msg = err.get("message") if isinstance(err, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+                text = self._redact(msg) if isinstance(msg, str) else "error event"
+                raise APIStreamError(f"GET {path}: {text}", method="GET", path=path)
+            if kind != "task_run.state":
+                continue
+            event = TaskRunEvent.model_validate(raw)
+            if event.run.run_id in seen_runs:
+                continue
+            seen_runs.add(event.run.run_id)
+            yield event
+
+    async def scan_group_runs(self, group_id: str, key: str) -> dict[str, list[str]]:
+        """``metadata[key]`` value -> run ids (in stream order), over the whole group, without
+        building models (fast path for reconciliation and audits)."""
+        found: dict[str, list[str]] = {}
+        seen_runs: set[str] = set()
+        path = self._group_path(group_id, "runs")
+        async for raw in self._stream(path, {}):
+            run = raw.get("run")
+            if raw.get("type") != "task_run.state" or not isinstance(run, dict):
+                continue
+            run_d: dict[str, Any] = run  # pyright: ignore[reportUnknownVariableType]
+            run_id = run_d.get("run_id")
+            if not isinstance(run_id, str) or run_id in seen_runs:
+                continue
+            seen_runs.add(run_id)
+            meta = run_d.get("metadata")
+            value = meta.get(key) if isinstance(meta, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(value, str):
+                found.setdefault(value, []).append(run_id)
+        return found
+
+    async def get_group_run(self, group_id: str, run_id: str) -> TaskRun:
+        """GET /tasks/groups/{id}/runs/{run_id}."""
+        return await self._get(self._group_path(group_id, "runs", run_id), TaskRun)
+
+    def iter_results(
+        self,
+        group_id: str,
+        *,
+        cursor: str | None = None,
+        status: RunStatus | None = None,
+        include_input: bool = True,
+        include_output: bool = True,
+    ) -> AsyncIterator[TaskRunEvent]:
+        """The group's runs with inputs and outputs, one at a time (never the whole group in
+        memory). Each event's ``event_id`` is a cursor: pass it back to continue after it."""
+        return self._group_runs(group_id, include_input, include_output, status, cursor)
+
+    # ------------------------------------------------------------------ single runs
+
+    async def create_run(self, run_input: RunInput) -> TaskRun:
+        """POST /v1/tasks/runs: one raw request, never retried (a retry may duplicate the run)."""
+        redact = self._redact.with_secrets(mcp_header_values([run_input])) if run_input.mcp_servers else None
+        response = await self._post(
+            "/v1/tasks/runs",
+            run_input.to_wire(exclude_none=True),
+            betas=betas_for([run_input]),
+            redact=redact,
+        )
+        return TaskRun.model_validate_json(response.content)
+
+    async def get_run(self, run_id: str) -> TaskRun:
+        """GET /v1/tasks/runs/{id}."""
+        return await self._get(f"/v1/tasks/runs/{run_id}", TaskRun)
+
+    async def get_run_input(self, run_id: str) -> RunInput:
+        """GET /v1/tasks/runs/{id}/input."""
+        return await self._get(f"/v1/tasks/runs/{run_id}/input", RunInput)
+
+    async def get_run_result(self, run_id: str, timeout: float | None = None) -> TaskRunResult:  # noqa: ASYNC109
+        """GET /v1/tasks/runs/{id}/result, blocking server-side up to ``timeout`` seconds.
+
+        Raises :class:`RequestTimeoutError` (408) while the run is still active and
+        :class:`NotFoundError` when it failed.
+        """
+        params = {"timeout": str(int(timeout))} if timeout is not None else None
+        wait = self.timeout + (timeout if timeout is not None else 600)
+        return await self._get(
+            f"/v1/tasks/runs/{run_id}/result", TaskRunResult, params=params, time_limit=wait
+        )
+
+    def run_events(self, run_id: str) -> AsyncIterator[Event]:
+        """A run's events: state, progress stats and messages, ending with its final state.
+
+        The API replays the trace on every connect (no cursor); after a reconnect the events
+        already delivered are skipped.
+        """
+        return self._run_events(run_id)
+
+    async def _run_events(self, run_id: str) -> AsyncIterator[Event]:
+        done = [False]
+        delivered: set[str] = set()
+
+        async def keep_going() -> bool:
+            return not done[0]
+
+        path = f"/{self.api_prefix}/tasks/runs/{run_id}/events"
+        async for raw in self._stream(
+            path, {}, betas=[BETA_EVENTS_SSE], keep_going=keep_going, resumable=False
+        ):
+            key = json.dumps(raw, sort_keys=True)
+            if raw.get("type") == "task_run.progress_stats":
+                key = "stats:" + key
+            elif key in delivered:
+                continue
+            delivered.add(key)
+            event = parse_event(raw)
+            if isinstance(event, TaskRunEvent) and not event.run.is_active:
+                done[0] = True
+            yield event
+            if done[0]:
+                return
+
+    # ------------------------------------------------------------------ exactly-once submission
+
+    async def submit(
+        self,
+        group_id: str,
+        inputs: Sequence[RunInput],
+        *,
+        default_task_spec: TaskSpec | None = None,
+        call_key: str | None = None,
+        on_progress: Callable[[int, int], Awaitable[None]] | None = None,
+    ) -> SubmitResult:
+        """Add ``inputs`` to the group exactly once, however often this same call is repeated.
+
+        Every input is tagged with a deterministic client id (see :func:`derive_cids`); chunks
+        of ``chunk_size`` go out ``concurrency`` at a time within the pacing budget; each failed
+        attempt is classified (definite reject, not sent, throttled, ambiguous) and after an
+        ambiguous one the group is reconciled before only the missing ids are resent. A final
+        audit streams the group and counts every id. ``on_progress(done, total)`` is awaited as
+        inputs settle. Raises :class:`InputValidationError` before sending anything when an input
+        breaks a documented limit or uses the reserved metadata key.
+        """
+        return await run_submit(
+            self,
+            group_id,
+            inputs,
+            default_task_spec=default_task_spec,
+            call_key=call_key,
+            on_progress=on_progress,
+        )

@@ -1,0 +1,52 @@
+"""Retry policy for safe calls: bounded attempts, full-jitter backoff, and a retry budget.
+
+The budget is AWS-style (botocore ``retries/quota.py``): a bucket of tokens per client; a retry
+costs tokens (a timeout or dropped connection costs more), a success refunds one. When the
+bucket is empty, failures surface at once instead of multiplying traffic during an outage.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RetryBudget:
+    capacity: int = 500
+    retry_cost: int = 5
+    timeout_cost: int = 10
+    success_refund: int = 1
+    tokens: int = field(default=-1)
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.capacity
+
+    def try_spend(self, *, timeout: bool = False) -> bool:
+        """Take the cost of one retry; False (and nothing taken) when the budget cannot pay it."""
+        cost = self.timeout_cost if timeout else self.retry_cost
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
+
+    def refund(self) -> None:
+        self.tokens = min(self.capacity, self.tokens + self.success_refund)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """``delay(n) = uniform(0, min(cap, base * 2**n))``; a server's Retry-After wins when given."""
+
+    base: float = 0.5
+    cap: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        r = rng.random() if rng is not None else random.random()
+        return r * min(self.cap, self.base * (2**attempt))

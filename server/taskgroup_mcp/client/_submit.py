@@ -1,0 +1,381 @@
+"""Exactly-once add-runs: tag, chunk, pace, classify, settle, reconcile, resend the missing, audit.
+
+The protocol of ``spec/reliability-security.md`` §2.3. Parallel has no idempotency key, so the
+group itself is the source of truth: every input carries a deterministic client id in its
+metadata, and after any attempt that may or may not have been applied the group is listed
+(after a settle window that covers late commits) before only the absent ids are sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+import anyio
+from pydantic import BaseModel, ConfigDict
+
+from taskgroup_mcp.wire import RunInput, TaskGroupStatus, TaskSpec, add_runs_violations
+
+from ._cid import (
+    RESERVED_METADATA_KEY,
+    canonical_input,
+    check_reserved_key,
+    derive_call_key,
+    derive_cids,
+    tag_input,
+)
+from ._classify import Outcome, classify
+from ._errors import (
+    APIStatusError,
+    FieldError,
+    InputValidationError,
+    ParallelError,
+    RateLimitError,
+)
+
+if TYPE_CHECKING:
+    from ._client import ParallelClient
+
+logger = logging.getLogger("taskgroup_mcp.client")
+
+
+class SubmitFailure(BaseModel):
+    """One input that did not become a run: why, where (``field``), and whether retrying may help."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    """Position in the ``inputs`` given to :meth:`ParallelClient.submit`."""
+    cid: str
+    reason: str
+    field: str | None = None
+    """The offending field, e.g. ``inputs.3.processor``, when the API named one."""
+    status_code: int | None = None
+    retryable: bool = False
+
+
+class SubmitResult(BaseModel):
+    """What :meth:`ParallelClient.submit` did. ``ok`` when nothing failed and nothing is duplicated."""
+
+    model_config = ConfigDict(frozen=True)
+
+    group_id: str
+    cids: list[str]
+    """One client id per input, in input order (also in each run's ``metadata['mcp_cid']``)."""
+    run_ids: dict[str, str]
+    """cid -> run id (the earliest run carrying that cid), for every input present in the group."""
+    added: int
+    """Inputs that became runs during this call."""
+    already_present: int
+    """Inputs that were already runs in the group before this call (an earlier identical call)."""
+    failed: list[SubmitFailure]
+    duplicates: list[str]
+    """cids found on more than one run at the audit (must be empty)."""
+    requests_sent: int
+    """Run-creating requests sent (first attempts and resends)."""
+    group_status: TaskGroupStatus | None = None
+    ambiguous: int = 0
+    """Attempts whose outcome was unknown and had to be reconciled."""
+    reconciles: int = 0
+    """Scans of the group made to reconcile or audit."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.duplicates
+
+
+ProgressFn = Callable[[int, int], Awaitable[None]]
+
+
+class _Reconciler:
+    """Shares group scans among chunks: a caller gets a scan that started after ``not_before``."""
+
+    def __init__(self, client: ParallelClient, group_id: str) -> None:
+        self._client = client
+        self._group_id = group_id
+        self._lock = anyio.Lock()
+        self._last_start = float("-inf")
+        self._last: dict[str, list[str]] = {}
+        self.scans = 0
+
+    async def scan_after(self, not_before: float) -> dict[str, list[str]]:
+        now = anyio.current_time()
+        if now < not_before:
+            await anyio.sleep(not_before - now)
+        async with self._lock:
+            if self._last_start >= not_before:
+                return self._last
+            start = anyio.current_time()
+            found = await self._client.scan_group_runs(self._group_id, RESERVED_METADATA_KEY)
+            self.scans += 1
+            self._last_start = start
+            self._last = found
+            return found
+
+
+def _validate(inputs: Sequence[RunInput], default_task_spec: TaskSpec | None) -> None:
+    check_reserved_key(inputs)
+    violations = [
+        v for v in add_runs_violations(list(inputs), default_task_spec) if v.loc != ("body", "inputs")
+    ]
+    if violations:
+        errors = [FieldError(v.loc, v.msg, v.type) for v in violations]
+        where = "; ".join(f"{e.field}: {e.msg}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise InputValidationError(
+            f"{len(errors)} input(s) break a documented limit: {where}{more}", errors=errors
+        )
+
+
+class _Submission:
+    def __init__(
+        self,
+        client: ParallelClient,
+        group_id: str,
+        inputs: Sequence[RunInput],
+        cids: list[str],
+        default_task_spec: TaskSpec | None,
+        on_progress: ProgressFn | None,
+    ) -> None:
+        self.client = client
+        self.group_id = group_id
+        self.tagged = [tag_input(run, cid) for run, cid in zip(inputs, cids, strict=True)]
+        self.cids = cids
+        self.index = {cid: i for i, cid in enumerate(cids)}
+        self.default_task_spec = default_task_spec
+        self.on_progress = on_progress
+        self.reconciler = _Reconciler(client, group_id)
+        self.limiter = anyio.CapacityLimiter(client.concurrency)
+        self.failed: dict[str, SubmitFailure] = {}
+        self.landed: set[str] = set()
+        self.settled = 0
+        self.requests_sent = 0
+        self.ambiguous = 0
+        self.last_ambiguous = float("-inf")
+
+    async def _progress(self, n: int) -> None:
+        self.settled += n
+        if self.on_progress is not None:
+            await self.on_progress(min(self.settled, len(self.cids)), len(self.cids))
+
+    def _fail(self, cids: Sequence[str], exc: ParallelError, prefix: str = "") -> None:
+        status = exc.status_code if isinstance(exc, APIStatusError) else None
+        by_index: dict[int, FieldError] = {}
+        if isinstance(exc, APIStatusError):
+            for err in exc.errors:
+                idx = err.input_index
+                if idx is not None and idx not in by_index:
+                    by_index[idx] = err
+        for pos, cid in enumerate(cids):
+            err = by_index.get(pos)
+            i = self.index[cid]
+            if err is not None:
+                parts = list(err.loc[1:]) if err.loc[:1] == ("body",) else list(err.loc)
+                field = ".".join(["inputs", str(i), *(str(p) for p in parts[2:])])
+                reason = f"{prefix}{err.msg}"
+            elif by_index:
+                field = None
+                reason = f"{prefix}rejected together with other inputs of its request: {exc.message}"
+            else:
+                field = None
+                reason = f"{prefix}{exc.message}"
+            self.failed[cid] = SubmitFailure(
+                index=i, cid=cid, reason=reason, field=field, status_code=status, retryable=exc.retryable
+            )
+
+    async def send_chunk(self, chunk: list[str]) -> None:
+        client = self.client
+        pending: list[str] = list(chunk)
+        attempts = 0
+        need_reconcile = False
+        last_exc: ParallelError | None = None
+        while pending:
+            if need_reconcile:
+                found: dict[str, list[str]]
+                try:
+                    found = await self.reconciler.scan_after(self.last_ambiguous + client.settle_seconds)
+                except ParallelError as exc:
+                    last_exc = exc
+                    attempts += 1
+                    if attempts >= client.max_attempts_per_chunk:
+                        self._fail(pending, exc, "could not confirm whether the runs were created: ")
+                        await self._progress(len(pending))
+                        return
+                    await anyio.sleep(client.backoff.delay(attempts, None, client._rng))  # pyright: ignore[reportPrivateUsage]
+                    continue
+                present = [c for c in pending if c in found]
+                if present:
+                    self.landed.update(present)
+                    await self._progress(len(present))
+                pending = [c for c in pending if c not in found]
+                need_reconcile = False
+                logger.debug(
+                    "group %s: reconciled a chunk, %d present, %d to resend",
+                    self.group_id,
+                    len(present),
+                    len(pending),
+                )
+                continue
+            if attempts >= client.max_attempts_per_chunk:
+                assert last_exc is not None
+                self._fail(pending, last_exc, f"gave up after {attempts} attempts: ")
+                await self._progress(len(pending))
+                return
+            async with self.limiter:
+                await client.pacer.acquire(len(pending))
+                self.requests_sent += 1
+                attempts += 1
+                try:
+                    await client.add_runs(
+                        self.group_id,
+                        [self.tagged[self.index[c]] for c in pending],
+                        default_task_spec=self.default_task_spec,
+                        refresh_status=False,
+                    )
+                except ParallelError as exc:
+                    last_exc = exc
+                    outcome = classify(exc)
+                else:
+                    client.retry_budget.refund()
+                    self.landed.update(pending)
+                    await self._progress(len(pending))
+                    return
+            logger.debug(
+                "group %s: add-runs attempt %d for %d inputs failed: %s (%s)",
+                self.group_id,
+                attempts,
+                len(pending),
+                type(last_exc).__name__,
+                outcome.value,
+            )
+            if outcome is Outcome.DEFINITE_REJECT:
+                self._fail(pending, last_exc)
+                await self._progress(len(pending))
+                return
+            if not client.retry_budget.try_spend(timeout=outcome is Outcome.AMBIGUOUS):
+                if outcome is Outcome.AMBIGUOUS:
+                    # Cannot resend, but must still find out what landed: reconcile once more.
+                    self.ambiguous += 1
+                    self.last_ambiguous = anyio.current_time()
+                    attempts = client.max_attempts_per_chunk
+                    need_reconcile = True
+                    continue
+                self._fail(pending, last_exc, "retry budget exhausted: ")
+                await self._progress(len(pending))
+                return
+            if outcome is Outcome.AMBIGUOUS:
+                self.ambiguous += 1
+                self.last_ambiguous = anyio.current_time()
+                need_reconcile = True
+            elif outcome is Outcome.THROTTLED:
+                retry_after = last_exc.retry_after if isinstance(last_exc, RateLimitError) else None
+                await anyio.sleep(client.backoff.delay(attempts - 1, retry_after, client._rng))  # pyright: ignore[reportPrivateUsage]
+            else:
+                await anyio.sleep(client.backoff.delay(attempts - 1, None, client._rng))  # pyright: ignore[reportPrivateUsage]
+
+
+async def run_submit(
+    client: ParallelClient,
+    group_id: str,
+    inputs: Sequence[RunInput],
+    *,
+    default_task_spec: TaskSpec | None = None,
+    call_key: str | None = None,
+    on_progress: ProgressFn | None = None,
+) -> SubmitResult:
+    """The body of :meth:`ParallelClient.submit`."""
+    _validate(inputs, default_task_spec)
+    if call_key is None:
+        call_key = derive_call_key([canonical_input(r, default_task_spec) for r in inputs], default_task_spec)
+    cids = derive_cids(group_id, inputs, call_key=call_key, default_task_spec=default_task_spec)
+    locks = client._call_locks  # pyright: ignore[reportPrivateUsage]
+    key = (group_id, call_key)
+    lock = locks.setdefault(key, anyio.Lock())
+    try:
+        async with lock:
+            return await _run_locked(client, group_id, inputs, cids, default_task_spec, on_progress)
+    finally:
+        if not lock.locked() and lock.statistics().tasks_waiting == 0:
+            locks.pop(key, None)
+
+
+async def _run_locked(
+    client: ParallelClient,
+    group_id: str,
+    inputs: Sequence[RunInput],
+    cids: list[str],
+    default_task_spec: TaskSpec | None,
+    on_progress: ProgressFn | None,
+) -> SubmitResult:
+    sub = _Submission(client, group_id, inputs, cids, default_task_spec, on_progress)
+    fresh = group_id in client._fresh_groups  # pyright: ignore[reportPrivateUsage]
+    client._fresh_groups.discard(group_id)  # pyright: ignore[reportPrivateUsage]
+    before: dict[str, list[str]] = {}
+    if not fresh:
+        before = await sub.reconciler.scan_after(float("-inf"))
+    already = {c for c in cids if c in before}
+    if already:
+        await sub._progress(len(already))  # pyright: ignore[reportPrivateUsage]
+    todo = [c for c in cids if c not in already]
+    size = client.chunk_size
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    logger.debug(
+        "group %s: submitting %d inputs (%d already present) in %d chunks",
+        group_id,
+        len(cids),
+        len(already),
+        len(chunks),
+    )
+    async with anyio.create_task_group() as tg:
+        for chunk in chunks:
+            tg.start_soon(sub.send_chunk, chunk)
+
+    # Audit: after the last settle window, stream the group once and count every cid.
+    audit_after = max(anyio.current_time(), sub.last_ambiguous + client.settle_seconds)
+    status: list[TaskGroupStatus | None] = [None]
+
+    async def fetch_status() -> None:
+        try:
+            status[0] = (await client.get_task_group(group_id)).status
+        except ParallelError as exc:
+            logger.debug("group %s: status unavailable after submit: %s", group_id, type(exc).__name__)
+
+    found: dict[str, list[str]] = {}
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fetch_status)
+        found = await sub.reconciler.scan_after(audit_after)
+
+    run_ids: dict[str, str] = {}
+    duplicates: list[str] = []
+    failed = dict(sub.failed)
+    for cid in cids:
+        runs = found.get(cid, [])
+        if len(runs) > 1:
+            duplicates.append(cid)
+        if runs:
+            run_ids[cid] = runs[0]
+            failed.pop(cid, None)
+        elif cid not in failed:
+            failed[cid] = SubmitFailure(
+                index=sub.index[cid],
+                cid=cid,
+                reason="not found in the group at the final audit",
+                retryable=True,
+            )
+    if duplicates:
+        logger.warning("group %s: %d client ids found on more than one run", group_id, len(duplicates))
+    added = sum(1 for c in cids if c in run_ids and c not in already)
+    return SubmitResult(
+        group_id=group_id,
+        cids=cids,
+        run_ids=run_ids,
+        added=added,
+        already_present=len(already),
+        failed=sorted(failed.values(), key=lambda f: f.index),
+        duplicates=duplicates,
+        requests_sent=sub.requests_sent,
+        group_status=status[0],
+        ambiguous=sub.ambiguous,
+        reconciles=sub.reconciler.scans,
+    )
