@@ -1,0 +1,106 @@
+"""ASGI middleware in front of ``/mcp``: request ids and access log, then cheap header-only refusals.
+
+``RequestLogMiddleware`` wraps the whole app: it gives every request an id (echoed as
+``X-Request-Id``), puts it in the logging context, and writes one access line (method, path
+without query string, status, duration). It never logs a header or a body.
+
+``McpGuard`` wraps the MCP endpoint, before authentication, so that nothing expensive happens
+for a request that is refused anyway:
+  1. a declared ``Content-Length`` above the limit -> 413, body never read (a chunked body is
+     counted by the SDK's own limit, set to the same value);
+  2. ``Host`` / ``Origin`` outside the allowlists -> 421 / 403 (the SDK's checks, run early);
+  3. ``X-Parallel-Api-Key`` is removed unless per-request keys are enabled, so no tool can
+     pick up a key the operator did not opt into.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from taskgroup_mcp.commands._http_logs import new_request_id, request_id_var
+
+__all__ = ["API_KEY_HEADER", "McpGuard", "RequestLogMiddleware"]
+
+API_KEY_HEADER = "x-parallel-api-key"
+_API_KEY_HEADER_BYTES = API_KEY_HEADER.encode("latin-1")
+
+access_log = logging.getLogger("taskgroup_mcp.http.access")
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id(Headers(scope=scope).get("x-request-id"))
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            method = str(scope.get("method", "-"))
+            path = str(scope.get("path", "-"))
+            access_log.info(
+                "%s %s %d %.1fms",
+                method,
+                path,
+                status,
+                duration_ms,
+                extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms},
+            )
+            request_id_var.reset(token)
+
+
+class McpGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        security: TransportSecuritySettings,
+        forward_api_key: bool,
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.security = TransportSecurityMiddleware(security)
+        self.forward_api_key = forward_api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send)
+            return
+        # Content-Type is the SDK's to check; here only Host and Origin.
+        refusal = await self.security.validate_request(Request(scope), is_post=False)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        if not self.forward_api_key:
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != _API_KEY_HEADER_BYTES]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)

@@ -1,0 +1,232 @@
+"""The streamable-HTTP transport: ``taskgroup-mcp serve --transport http``.
+
+``build_http_app(settings, server)`` wraps the MCP server's own
+``streamable_http_app(stateless_http=True)`` (SSE responses, so progress notifications arrive;
+no session state, so any replica answers any request in both protocol eras) in a Starlette app::
+
+    /healthz                                   200 while the process runs (liveness)
+    /readyz                                    200 when the upstream API (or sandbox) answers
+    /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata (when auth is on)
+    /mcp                                       RequestLog -> McpGuard (413, Host/Origin) -> bearer auth -> SDK
+
+Startup refuses a non-loopback bind without bearer tokens unless ``insecure_no_auth`` is set.
+``run_http`` serves it with uvicorn; on SIGTERM uvicorn stops accepting and lets in-flight calls
+finish for ``shutdown_grace_seconds``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.routes import build_resource_metadata_url
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from taskgroup_mcp.commands._http_auth import AuthSetupError, StaticTokenVerifier
+from taskgroup_mcp.commands._http_guard import API_KEY_HEADER, McpGuard, RequestLogMiddleware
+from taskgroup_mcp.config import Settings
+
+__all__ = [
+    "API_KEY_HEADER",
+    "MCP_PATH",
+    "HttpSetupError",
+    "ReadyCheck",
+    "build_http_app",
+    "http_settings",
+    "is_loopback",
+    "run_http",
+]
+
+logger = logging.getLogger("taskgroup_mcp.http")
+
+MCP_PATH = "/mcp"
+READY_TIMEOUT_SECONDS = 5.0
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+"""Answers True when the upstream API (or the sandbox) responds."""
+
+
+class HttpSetupError(ValueError):
+    """The HTTP settings are unsafe or inconsistent; the message tells the operator what to change."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def http_settings(settings: Settings) -> Settings:
+    """Settings as the HTTP transport uses them: ``inputs_file`` off unless explicitly enabled."""
+    if settings.allow_inputs_file is None:
+        return settings.model_copy(update={"allow_inputs_file": False})
+    return settings
+
+
+def _public_url(settings: Settings) -> AnyHttpUrl:
+    if settings.public_url:
+        return AnyHttpUrl(settings.public_url)
+    host = "localhost" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return AnyHttpUrl(f"http://{host}:{settings.port}{MCP_PATH}")
+
+
+def _verifier(settings: Settings) -> StaticTokenVerifier | None:
+    """The token verifier, or None when auth is off; raises when that would be unsafe."""
+    if settings.auth_tokens or settings.auth_tokens_file is not None:
+        return StaticTokenVerifier(settings.auth_tokens, settings.auth_tokens_file)
+    if is_loopback(settings.host):
+        return None
+    if settings.insecure_no_auth:
+        logger.warning(
+            "serving %s on %s without authentication (--insecure-no-auth): anyone who can reach it can spend your key",
+            MCP_PATH,
+            settings.host,
+        )
+        return None
+    raise HttpSetupError(
+        f"refusing to serve HTTP on {settings.host} without authentication: set TASKGROUP_MCP_AUTH_TOKENS "
+        "or TASKGROUP_MCP_AUTH_TOKENS_FILE (bearer tokens), bind to 127.0.0.1, or pass --insecure-no-auth "
+        "if something in front of this server already authenticates every request"
+    )
+
+
+def _transport_security(settings: Settings) -> TransportSecuritySettings:
+    hosts = [*LOOPBACK_HOSTS, *(h for h in settings.allowed_hosts if h not in LOOPBACK_HOSTS)]
+    origins = list(settings.allowed_origins) or list(LOOPBACK_ORIGINS)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def _protected_resource_route(resource: AnyHttpUrl) -> Route:
+    """RFC 9728 metadata. Static bearer tokens have no authorization server, so none is named."""
+    document = {
+        "resource": str(resource),
+        "bearer_methods_supported": ["header"],
+        "resource_name": "taskgroup-mcp",
+    }
+    path = build_resource_metadata_url(resource).path or "/.well-known/oauth-protected-resource"
+
+    async def metadata(_: Request) -> JSONResponse:
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
+
+    return Route(path, metadata, methods=["GET"])
+
+
+def build_http_app(
+    settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCheck | None = None
+) -> Starlette:
+    """The ASGI app serving ``server`` at ``/mcp``; raises ``HttpSetupError`` for unsafe settings."""
+    try:
+        verifier = _verifier(settings)
+    except AuthSetupError as exc:
+        raise HttpSetupError(str(exc)) from None
+    security = _transport_security(settings)
+    mcp_app = server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,
+        json_response=False,
+        transport_security=security,
+        max_request_body_size=settings.max_request_body_bytes,
+        host=settings.host,
+    )
+    endpoint: ASGIApp = mcp_app
+    routes: list[Route] = []
+    if verifier is not None:
+        resource = _public_url(settings)
+        endpoint = RequireAuthMiddleware(endpoint, [], build_resource_metadata_url(resource))
+        routes.append(_protected_resource_route(resource))
+    endpoint = McpGuard(
+        endpoint,
+        max_body_bytes=settings.max_request_body_bytes,
+        security=security,
+        forward_api_key=settings.per_request_api_key,
+    )
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        if ready_check is None:
+            return JSONResponse({"status": "ready"})
+        ok = False
+        with anyio.move_on_after(READY_TIMEOUT_SECONDS):
+            try:
+                ok = await ready_check()
+            except Exception as exc:  # any failure to answer means not ready
+                logger.warning("readiness check failed: %s", type(exc).__name__)
+        if ok:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "upstream not answering"}, status_code=503)
+
+    routes += [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route(MCP_PATH, endpoint),
+    ]
+    middleware = [Middleware(RequestLogMiddleware)]
+    if verifier is not None:
+        middleware += [
+            Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+            Middleware(AuthContextMiddleware),
+        ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncGenerator[None]:
+        async with server.session_manager.run():
+            logger.info(
+                "serving MCP at %s (stateless, auth %s, per-request keys %s)",
+                MCP_PATH,
+                f"on: {verifier.token_count} token(s)" if verifier else "off",
+                "on" if settings.per_request_api_key else "off",
+            )
+            yield
+
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # our handlers (configure_logging) own the output
+        access_log=False,  # RequestLogMiddleware logs requests, without query strings
+        server_header=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        lifespan="on",
+    )
+
+
+def run_http(settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCheck | None = None) -> int:
+    """Serve until SIGINT/SIGTERM; 2 when the settings are refused (the reason is logged)."""
+    try:
+        app = build_http_app(settings, server, ready_check=ready_check)
+    except HttpSetupError as exc:
+        logger.error("%s", exc)
+        return 2
+    uvicorn.Server(uvicorn_config(app, settings)).run()
+    return 0

@@ -1,0 +1,279 @@
+"""The streamable-HTTP app over a real uvicorn on 127.0.0.1, with a toy MCPServer behind it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from deploy_harness import INITIALIZE, MCP_HEADERS, OTHER_TOKEN, TOKEN, client, serving, toy_server
+from pydantic import SecretStr
+
+from taskgroup_mcp.commands.http import HttpSetupError, build_http_app, http_settings
+from taskgroup_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+
+MODES = ["auto", "legacy"]
+
+
+def settings(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {"auth_tokens": [SecretStr(TOKEN)], "port": 0}
+    base.update(overrides)
+    return Settings(**base)
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_tools_answer_over_http_in_both_protocol_eras(mode: str) -> None:
+    toy = toy_server()
+    async with serving(build_http_app(settings(), toy.server)) as running:
+        with anyio.fail_after(20):
+            async with client(running.mcp_url, mode=mode) as c:
+                tools = {t.name for t in (await c.list_tools()).tools}
+                result = await c.call_tool("echo", {"text": "hello"})
+    assert {"echo", "count"} <= tools
+    assert not result.is_error
+    assert result.structured_content == {"result": "hello"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_progress_notifications_arrive_over_http(mode: str) -> None:
+    toy = toy_server()
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with serving(build_http_app(settings(), toy.server)) as running:
+        with anyio.fail_after(20):
+            async with client(running.mcp_url, mode=mode) as c:
+                result = await c.call_tool("count", {"steps": 3}, progress_callback=on_progress)
+    assert result.structured_content == {"result": 3}
+    assert [p for p, _, _ in seen] == [1, 2, 3]
+    assert seen[-1][1] == 3
+
+
+async def test_a_foreign_origin_is_refused_with_403_even_with_a_valid_token() -> None:
+    toy = toy_server()
+    async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            foreign = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Origin": "https://evil.example"}
+            )
+            allowed = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Origin": "http://localhost:3000"}
+            )
+    assert foreign.status_code == 403
+    assert allowed.status_code == 200
+
+
+async def test_configured_origins_replace_the_loopback_defaults() -> None:
+    toy = toy_server()
+    app = build_http_app(settings(allowed_origins=["https://app.example.com"]), toy.server)
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            good = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Origin": "https://app.example.com"}
+            )
+            local = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Origin": "http://localhost:3000"}
+            )
+    assert good.status_code == 200
+    assert local.status_code == 403
+
+
+async def test_a_foreign_host_is_refused_and_a_configured_one_accepted() -> None:
+    toy = toy_server()
+    app = build_http_app(settings(allowed_hosts=["mcp.example.com"]), toy.server)
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            foreign = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Host": "evil.example"}
+            )
+            named = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Host": "mcp.example.com"}
+            )
+    assert 400 <= foreign.status_code < 500
+    assert named.status_code == 200
+    assert toy.calls == []
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token-0123456789abcdef"])
+async def test_a_missing_or_wrong_token_gets_401_with_the_resource_metadata(token: str | None) -> None:
+    toy = toy_server()
+    headers = auth(token) if token else dict(MCP_HEADERS)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": "x"}},
+    }
+    async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            refused = await http.post(running.mcp_url, json=call, headers=headers)
+            challenge = refused.headers["www-authenticate"]
+            metadata_url = challenge.split('resource_metadata="')[1].split('"')[0]
+            metadata_path = httpx2.URL(metadata_url).path
+            metadata = await http.get(running.base + metadata_path)
+    assert refused.status_code == 401
+    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
+    assert metadata.status_code == 200
+    assert metadata.json()["resource"].endswith("/mcp")
+    assert metadata.json()["bearer_methods_supported"] == ["header"]
+    assert toy.calls == [], "nothing ran for an unauthenticated request"
+
+
+async def test_every_configured_token_is_accepted_and_names_its_own_principal(tmp_path: Path) -> None:
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text(f"# rotated weekly\n\n{OTHER_TOKEN}\n", encoding="utf-8")
+    toy = toy_server()
+    app = build_http_app(settings(auth_tokens_file=tokens_file), toy.server)
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            from_settings = await http.post(running.mcp_url, json=INITIALIZE, headers=auth(TOKEN))
+            from_file = await http.post(running.mcp_url, json=INITIALIZE, headers=auth(OTHER_TOKEN))
+            tokens_file.write_text("rotated-token-0123456789abcdef\n", encoding="utf-8")
+            after_rotation = await http.post(running.mcp_url, json=INITIALIZE, headers=auth(OTHER_TOKEN))
+            rotated = await http.post(
+                running.mcp_url, json=INITIALIZE, headers=auth("rotated-token-0123456789abcdef")
+            )
+    assert (from_settings.status_code, from_file.status_code) == (200, 200)
+    assert after_rotation.status_code == 401
+    assert rotated.status_code == 200
+
+
+async def test_a_body_over_the_limit_gets_413_before_it_is_read_or_authenticated() -> None:
+    toy = toy_server()
+    app = build_http_app(settings(max_request_body_bytes=1024), toy.server)
+    big = json.dumps({**INITIALIZE, "params": {**INITIALIZE["params"], "pad": "x" * 4096}}).encode()
+
+    async def chunks() -> Any:
+        for start in range(0, len(big), 512):
+            yield big[start : start + 512]
+
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            declared = await http.post(running.mcp_url, content=big, headers=dict(MCP_HEADERS))
+            streamed = await http.post(running.mcp_url, content=chunks(), headers=auth())
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert toy.calls == []
+
+
+async def test_healthz_answers_while_readyz_follows_the_upstream_check() -> None:
+    toy = toy_server()
+    upstream = {"ok": True}
+
+    async def ready() -> bool:
+        if upstream["ok"] is None:
+            raise ConnectionError("upstream down")
+        return bool(upstream["ok"])
+
+    app = build_http_app(settings(), toy.server, ready_check=ready)
+    async with serving(app) as running, httpx2.AsyncClient(base_url=running.base) as http:
+        with anyio.fail_after(10):
+            ready_up = await http.get("/readyz")
+            upstream["ok"] = False
+            ready_down = await http.get("/readyz")
+            upstream["ok"] = None
+            ready_raising = await http.get("/readyz")
+            health = await http.get("/healthz", headers={"Host": "10.1.2.3:8000"})
+    assert ready_up.status_code == 200
+    assert ready_down.status_code == 503
+    assert ready_raising.status_code == 503
+    assert health.status_code == 200, "probes come with the pod IP as Host and carry no token"
+
+
+def test_a_non_loopback_bind_without_auth_is_refused_at_build_time() -> None:
+    toy = toy_server()
+    with pytest.raises(HttpSetupError, match=r"refusing to serve HTTP on 0\.0\.0\.0 without authentication"):
+        build_http_app(Settings(host="0.0.0.0"), toy.server)
+
+
+def test_insecure_no_auth_or_a_loopback_bind_serve_without_tokens() -> None:
+    build_http_app(Settings(host="0.0.0.0", insecure_no_auth=True), toy_server().server)
+    build_http_app(Settings(host="127.0.0.1"), toy_server().server)
+
+
+@pytest.mark.parametrize("bad", ["abc123xyz", "REPLACE-WITH-A-LONG-RANDOM-TOKEN"])
+def test_a_short_or_placeholder_token_is_refused_without_quoting_it(bad: str) -> None:
+    with pytest.raises(HttpSetupError) as caught:
+        build_http_app(settings(auth_tokens=[SecretStr(bad)]), toy_server().server)
+    assert bad not in str(caught.value)
+
+
+def test_a_missing_tokens_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(HttpSetupError, match="cannot read the auth tokens file"):
+        build_http_app(Settings(auth_tokens_file=tmp_path / "absent"), toy_server().server)
+
+
+def test_inputs_file_is_off_over_http_unless_enabled() -> None:
+    assert http_settings(Settings()).allow_inputs_file is False
+    assert http_settings(Settings(allow_inputs_file=True)).allow_inputs_file is True
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_per_request_key_header_reaches_tools_only_when_enabled(enabled: bool) -> None:
+    toy = toy_server()
+    app = build_http_app(settings(per_request_api_key=enabled), toy.server)
+    key = "caller-key-abcdef0123456789"
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Parallel-Api-Key": key}
+    async with serving(app) as running:
+        with anyio.fail_after(20):
+            async with client(running.mcp_url, headers=headers) as c:
+                result = await c.call_tool("caller_key", {})
+    assert result.structured_content == {"result": key if enabled else ""}
+
+
+async def test_concurrent_callers_each_see_only_their_own_key() -> None:
+    toy = toy_server()
+    app = build_http_app(settings(per_request_api_key=True), toy.server)
+    answers: dict[str, list[str]] = {}
+
+    async def caller(name: str, url: str) -> None:
+        key = f"key-of-{name}-0123456789"
+        headers = {"Authorization": f"Bearer {TOKEN}", "X-Parallel-Api-Key": key}
+        async with client(url, headers=headers) as c:
+            for _ in range(10):
+                result = await c.call_tool("caller_key", {})
+                answers.setdefault(key, []).append(str((result.structured_content or {})["result"]))
+
+    async with serving(app) as running:
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(caller, "alice", running.mcp_url)
+                tg.start_soon(caller, "bob", running.mcp_url)
+    assert set(answers) == {"key-of-alice-0123456789", "key-of-bob-0123456789"}
+    for key, seen in answers.items():
+        assert seen == [key] * 10
+
+
+async def test_an_in_flight_call_finishes_after_shutdown_begins() -> None:
+    toy = toy_server()
+    result_text: list[str] = []
+    async with serving(build_http_app(settings(), toy.server), graceful_seconds=10) as running:
+        with anyio.fail_after(20):
+            async with client(running.mcp_url) as c, anyio.create_task_group() as tg:
+                await c.list_tools()  # the client validates results against cached schemas: no request later
+
+                async def call() -> None:
+                    result = await c.call_tool("hold", {})
+                    result_text.append(str((result.structured_content or {})["result"]))
+
+                tg.start_soon(call)
+                await toy.entered.wait()
+                # What uvicorn's SIGTERM handler does (handle_exit itself would re-raise the signal at exit).
+                running.server.should_exit = True
+                with anyio.fail_after(5):
+                    # uvicorn offers no event for "stopped accepting": poll its listening sockets.
+                    while any(s.is_serving() for s in running.server.servers):  # noqa: ASYNC110
+                        await anyio.sleep(0.01)
+                toy.release.set()
+    assert result_text == ["released"]
