@@ -8,12 +8,17 @@ the beta ``/v1beta`` paths, which carry the same body shape.
 from __future__ import annotations
 
 import datetime
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parallel.types import RunInputParam, TaskSpecParam
+from parallel.types import task_group_add_runs_params as sdk_add_runs_params
+from parallel.types import task_group_create_params as sdk_create_params
 from parallel.types.beta import BetaRunInputParam
 from pydantic import BaseModel
 from sdk_fake import FakeParallel
@@ -342,3 +347,75 @@ def test_any_valid_sdk_create_run_params_validate_in_our_run_input(
     fake_parallel.client.task_run.create(**run)
 
     assert_round_trips(RunInput, fake_parallel.only_request().body)
+
+
+# --- our outgoing form ------------------------------------------------------------------------
+
+
+def materialized(value: Any) -> Any:
+    """The validated value with the SDK's lazily checked ``Iterable`` fields run through."""
+    if isinstance(value, dict):
+        return {key: materialized(item) for key, item in value.items()}
+    if isinstance(value, list | Iterator):
+        return [materialized(item) for item in value]
+    return value
+
+
+def assert_sdk_accepts(param_type: Any, body: Any) -> None:
+    """The body (as JSON decodes it) validates strictly in the SDK's request param TypedDict."""
+    decoded = json.loads(json.dumps(body))
+    validated = pydantic.TypeAdapter(param_type).validate_python(decoded, strict=True)
+    assert materialized(validated) == decoded
+
+
+def assert_sdk_accepts_add_runs(body: dict[str, Any]) -> None:
+    """The add-runs body validates in the SDK's params, one part at a time.
+
+    (pydantic-core panics when it lazily validates a ``task_spec`` inside the SDK's
+    ``inputs: Iterable[RunInputParam]``, so each input is checked on its own.)
+    """
+    assert "inputs" in body
+    assert set(body) <= set(sdk_add_runs_params.TaskGroupAddRunsParams.__annotations__)
+    for run in body["inputs"]:
+        assert_sdk_accepts(RunInputParam, run)
+    if "default_task_spec" in body:
+        assert_sdk_accepts(TaskSpecParam | None, body["default_task_spec"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    inputs=st.lists(run_input_params, min_size=1, max_size=3),
+    default_task_spec=st.none() | task_spec_params,
+)
+def test_what_our_client_sends_for_add_runs_validates_in_the_sdk_params_and_means_the_same(
+    inputs: list[RunInputParam], default_task_spec: TaskSpecParam | None
+) -> None:
+    sdk_body: dict[str, Any] = json.loads(
+        json.dumps({"inputs": inputs, "default_task_spec": default_task_spec}, default=str)
+    )
+    ours = TaskGroupAddRunsParams.model_validate(sdk_body)
+
+    outgoing = ours.to_wire(exclude_none=True)
+
+    assert_sdk_accepts_add_runs(outgoing)
+    assert TaskGroupAddRunsParams.model_validate(outgoing) == ours
+
+
+def test_the_rich_samples_our_client_would_send_validate_in_the_sdk_params() -> None:
+    for spec in TASK_SPECS.values():
+        run = RunInput.model_validate(json.loads(json.dumps(rich_run_input(spec), default=str)))
+        assert_sdk_accepts(RunInputParam, run.to_wire(exclude_none=True))
+        body = TaskGroupAddRunsParams(inputs=[run], default_task_spec=run.task_spec)
+        assert_sdk_accepts_add_runs(body.to_wire(exclude_none=True))
+    for metadata in (None, {"project": "acme", "n": 3}):
+        create = TaskGroupCreateParams(metadata=metadata)
+        assert_sdk_accepts(sdk_create_params.TaskGroupCreateParams, create.to_wire(exclude_none=True))
+
+
+def test_the_sdk_param_check_can_fail() -> None:
+    with pytest.raises(pydantic.ValidationError, match="include_domains"):
+        assert_sdk_accepts(
+            RunInputParam, {"input": "x", "processor": "lite", "source_policy": {"include_domains": None}}
+        )
+    with pytest.raises(pydantic.ValidationError, match="url"):
+        assert_sdk_accepts(RunInputParam, {"input": "x", "processor": "lite", "mcp_servers": [{"name": "a"}]})
