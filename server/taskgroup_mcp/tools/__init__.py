@@ -1,1 +1,51 @@
-"""taskgroup_mcp.tools (being built)."""
+"""The MCP layer: ``build_server(settings) -> MCPServer`` with the Task Group tools, resources
+and prompt. Domain logic lives in plain functions (forwarding policy, spend guard, result shaping,
+redaction, error mapping) that are tested without MCP.
+"""
+
+from ._app import NO_KEY_MESSAGE, AppState, ClientFactory
+from ._arguments import ArgumentProblem
+from ._errors import to_tool_error
+from ._forwarding import check_url, resolve_mcp_servers
+from ._sanitize import (
+    SANDBOX_NOTICE,
+    SECRETS,
+    THIRD_PARTY_NOTICE,
+    install_log_redaction,
+    sanitize,
+    strip_invisible,
+)
+from ._server import INSTRUCTIONS, SERVER_NAME, build_server, plan_fan_out, processors_table
+from ._shaping import decode_cursor, encode_cursor, estimate_tokens, fit, read_page, shape_run
+from ._spend import Estimate, SpendRefused, estimate, refusal
+
+__all__ = [
+    "INSTRUCTIONS",
+    "NO_KEY_MESSAGE",
+    "SANDBOX_NOTICE",
+    "SECRETS",
+    "SERVER_NAME",
+    "THIRD_PARTY_NOTICE",
+    "AppState",
+    "ArgumentProblem",
+    "ClientFactory",
+    "Estimate",
+    "SpendRefused",
+    "build_server",
+    "check_url",
+    "decode_cursor",
+    "encode_cursor",
+    "estimate",
+    "estimate_tokens",
+    "fit",
+    "install_log_redaction",
+    "plan_fan_out",
+    "processors_table",
+    "read_page",
+    "refusal",
+    "resolve_mcp_servers",
+    "sanitize",
+    "shape_run",
+    "strip_invisible",
+    "to_tool_error",
+]

@@ -1,0 +1,100 @@
+"""One mapping from anything a tool body raises to a ``ToolError`` a model can act on.
+
+API failures become a sentence naming the next step (unknown group: create one; 402: out of
+credit; 429: retry after N s). Argument problems name the field and never quote the value.
+Anything unexpected is logged (redacted) with a reference and answered generically: no
+traceback, no exception text, no secret reaches the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets as _secrets
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
+
+from taskgroup_mcp.client import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    InputValidationError,
+    NotFoundError,
+    ParallelError,
+    PaymentRequiredError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+
+from ._arguments import ArgumentProblem, format_problems, problems_from_validation
+from ._sanitize import SECRETS
+from ._spend import SpendRefused
+
+logger = logging.getLogger("taskgroup_mcp.tools")
+
+
+def _subject(group_id: str | None, run_id: str | None) -> str:
+    if run_id:
+        return f"No run '{run_id}' was found. Check the run id (get_task_group_results lists them)."
+    if group_id:
+        return (
+            f"No task group '{group_id}' was found. Check the id, or call create_task_group "
+            "(or fan_out) to start a new group."
+        )
+    return "Not found. Check the id; call create_task_group to start a new group."
+
+
+def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: str | None = None) -> ToolError:
+    """The ``ToolError`` for ``exc``; the message is safe to show a model (already redacted)."""
+    if isinstance(exc, ToolError):
+        return ToolError(SECRETS.redact_text(str(exc)))
+    if isinstance(exc, ArgumentProblem | SpendRefused):
+        message = str(exc)
+    elif isinstance(exc, ValidationError):
+        message = format_problems(problems_from_validation(exc))
+    elif isinstance(exc, NotFoundError):
+        message = _subject(group_id, run_id)
+    elif isinstance(exc, PaymentRequiredError):
+        message = (
+            "Parallel answered 402: the account is out of credit for these runs. Add credit at "
+            "platform.parallel.ai (or use fewer runs or a cheaper processor), then call again."
+        )
+    elif isinstance(exc, RateLimitError):
+        wait = f"{exc.retry_after:.0f} s" if exc.retry_after is not None else "a minute"
+        message = f"Parallel is rate limiting this account (429). Retry after {wait}; calling again is safe."
+    elif isinstance(exc, AuthenticationError):
+        message = (
+            "Parallel rejected the API key (401). Set a valid PARALLEL_API_KEY for this server, "
+            "or start it with --sandbox to try it without a key."
+        )
+    elif isinstance(exc, UnprocessableEntityError):
+        fields = "; ".join(f"{e.field or 'body'}: {e.msg}" for e in exc.errors[:8]) or exc.message
+        message = f"Parallel rejected the request (422): {fields}. Fix the named fields and call again."
+    elif isinstance(exc, APIStatusError) and exc.status_code == 403:
+        message = f"Parallel refused the request (403): {exc.message}. Check the processor name."
+    elif isinstance(exc, APIStatusError) and exc.status_code >= 500:
+        message = (
+            f"Parallel had a server error ({exc.status_code}). This is temporary; call again in a "
+            "moment (repeating add_runs never adds a run twice)."
+        )
+    elif isinstance(exc, APIStatusError):
+        message = f"Parallel answered {exc.status_code}: {exc.message}"
+    elif isinstance(exc, APITimeoutError):
+        message = (
+            "Parallel did not answer in time. Call again; repeating a call is safe "
+            "(add_runs never adds a run twice)."
+        )
+    elif isinstance(exc, APIConnectionError):
+        message = "Could not reach the Parallel API (connection failed). Call again in a moment; it is safe to repeat."
+    elif isinstance(exc, InputValidationError):
+        message = format_problems(
+            [(e.field or "inputs", e.msg) for e in exc.errors] or [("inputs", exc.message)]
+        )
+    elif isinstance(exc, ParallelError):
+        message = exc.message
+    else:
+        reference = _secrets.token_hex(4)
+        logger.error("unexpected error (reference %s)", reference, exc_info=exc)
+        message = f"Internal error (reference {reference}); the details are in the server log. Call again or report it."
+    return ToolError(SECRETS.redact_text(message))

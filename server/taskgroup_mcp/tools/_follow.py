@@ -1,0 +1,147 @@
+"""Waiting for a group: follow its events, report progress, return inside a bounded window."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
+
+import anyio
+
+from taskgroup_mcp import wire
+from taskgroup_mcp.client import ParallelClient
+
+from ._answer import closing
+from ._models import GroupStatus, WaitResult
+from ._status import summarize
+
+logger = logging.getLogger("taskgroup_mcp.tools")
+
+HEARTBEAT_SECONDS = 5.0
+"""Progress is reported at least this often while waiting (clients need one every <= 10 s)."""
+RECONNECT_PAUSE_SECONDS = 1.0
+
+Until = Literal["done", "change"]
+Progress = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+def finished(status: wire.TaskGroupStatus) -> int:
+    active = sum(n for s, n in status.task_run_status_counts.items() if s in wire.ACTIVE_RUN_STATUSES)
+    return max(status.num_task_runs - active, 0)
+
+
+async def _consume(
+    events: AsyncIterator[wire.Event],
+    group_id: str,
+    cursors: dict[str, str],
+    send: Callable[[wire.TaskGroupStatus], Awaitable[None]],
+    satisfied: Callable[[wire.TaskGroupStatus], bool],
+) -> wire.TaskGroupStatus | None:
+    """Read events until one satisfies the wait (returned) or the stream ends (None).
+
+    Only the last status seen matters to the caller; returning early on satisfaction."""
+    last: wire.TaskGroupStatus | None = None
+    async for event in events:
+        event_id = getattr(event, "event_id", None)
+        if isinstance(event_id, str) and event_id:
+            cursors[group_id] = event_id
+        if isinstance(event, wire.TaskGroupStatusEvent):
+            last = event.status
+            await send(last)
+            if satisfied(last):
+                return last
+    return None if last is None or not satisfied(last) else last
+
+
+def progress_message(status: wire.TaskGroupStatus) -> str:
+    done = finished(status)
+    total = status.num_task_runs
+    failed = status.task_run_status_counts.get("failed", 0)
+    tail = f", {failed} failed" if failed else ""
+    state = "running" if status.is_active else "finished"
+    return f"{done}/{total} runs done{tail}; group {state}"
+
+
+async def follow_group(
+    client: ParallelClient,
+    group_id: str,
+    *,
+    timeout: float,  # noqa: ASYNC109 - a wait window, not a deadline for the caller to enforce
+    until: Until,
+    cursors: dict[str, str],
+    report: Progress,
+    notice: str | None,
+) -> WaitResult:
+    """Follow ``group_id``'s events until it finishes (or, with ``until='change'``, until a run
+    finishes) or ``timeout`` seconds pass. Progress goes to ``report`` on every change and at
+    least every :data:`HEARTBEAT_SECONDS`. Resumes from (and updates) ``cursors[group_id]``."""
+    started = anyio.current_time()
+    # Keep a little of the window for the final status read, so the call returns within timeout.
+    deadline = started + max(timeout - min(1.0, timeout * 0.1), 0.0)
+    group = await client.get_task_group(group_id)
+    status = group.status
+    before = finished(status)
+
+    latest = [status]
+
+    async def send(current: wire.TaskGroupStatus) -> None:
+        latest[0] = current
+        await report(float(finished(current)), float(current.num_task_runs), progress_message(current))
+
+    def satisfied(current: wire.TaskGroupStatus) -> bool:
+        if not current.is_active:
+            return True
+        return until == "change" and finished(current) > before
+
+    await send(status)
+    if not satisfied(status):
+
+        async def heartbeat() -> None:
+            while True:
+                await anyio.sleep(HEARTBEAT_SECONDS)
+                await send(latest[0])
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(heartbeat)
+            with anyio.move_on_after(max(deadline - anyio.current_time(), 0.0)):
+                while not satisfied(latest[0]):
+                    remaining = deadline - anyio.current_time()
+                    stream = client.group_events(
+                        group_id, last_event_id=cursors.get(group_id), timeout=remaining
+                    )
+                    async with closing(stream) as events:
+                        ended = await _consume(events, group_id, cursors, send, satisfied)
+                    if ended is not None:
+                        continue
+                    # The stream ended (the server closes it now and then): refresh, pause, resume.
+                    latest[0] = (await client.get_task_group(group_id)).status
+                    if not satisfied(latest[0]):
+                        await anyio.sleep(RECONNECT_PAUSE_SECONDS)
+            tg.cancel_scope.cancel()
+        group = await client.get_task_group(group_id)
+        status = group.status
+    summary: GroupStatus = summarize(group, notice=None)
+    summary.next_step = None  # the wait's own next_step says it
+    timed_out = status.is_active and not satisfied(status)
+    if timed_out:
+        step = (
+            f"Still running. Call wait_for_task_group(task_group_id='{group_id}') again with the same id; "
+            "do not create a new group (that would pay for the runs twice)."
+        )
+    elif status.is_active:
+        step = (
+            f"Some runs finished. Call get_task_group_results(task_group_id='{group_id}') to read them, "
+            "or wait_for_task_group again."
+        )
+    else:
+        step = (
+            f"Finished. Call get_task_group_results(task_group_id='{group_id}') or export_task_group_results."
+        )
+    return WaitResult(
+        status=summary,
+        finished_while_waiting=max(finished(status) - before, 0),
+        waited_s=round(anyio.current_time() - started, 2),
+        timed_out=timed_out,
+        next_step=step,
+        notice=notice,
+    )

@@ -1,0 +1,222 @@
+"""The forwarding policy for ``mcp_servers``: what an agent may ask Parallel to connect to.
+
+A forwarded server is an exfiltration channel (a prompt-injected agent could point a run at an
+attacker's URL carrying a real credential), so: at most 10 per run, ``https`` only and no
+private, loopback, link-local or metadata addresses unless the operator allows them, no
+userinfo in URLs. Header values may be ``${ENV_NAME}`` references resolved here, on the server;
+every header value is registered as a secret so it is redacted from anything we emit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from taskgroup_mcp import wire
+from taskgroup_mcp.config import NamedMcpServer, Settings
+
+from ._arguments import ArgumentProblem, problems_from_validation
+from ._sanitize import SECRETS
+
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_METADATA_HOSTS = frozenset(
+    {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
+)
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class McpServerArg(BaseModel):
+    """One forwarded MCP server as an agent spells it."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    url: str = Field(min_length=1, max_length=2048)
+    name: str | None = Field(default=None, max_length=64)
+    headers: dict[str, str] | None = None
+    allowed_tools: list[str] | None = None
+
+
+def _host_kind(host: str) -> str | None:
+    """Why a host is not public ("loopback", "private", ...) or None for a public one."""
+    h = host.strip("[]").lower().rstrip(".")
+    if not h:
+        return "empty"
+    if h == "localhost" or h.endswith(".localhost"):
+        return "loopback"
+    if h in _METADATA_HOSTS:
+        return "metadata"
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    try:
+        ip = ipaddress.ip_address(h.split("%", 1)[0])
+    except ValueError:
+        ip = None
+        if re.fullmatch(r"[0-9a-fx.]+", h):
+            try:  # legacy encodings: 2130706433, 0x7f000001, 0177.0.0.1, 127.1
+                ip = ipaddress.IPv4Address(socket.inet_aton(h))
+            except OSError:
+                ip = None
+    if ip is None:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if str(ip) in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"):
+        return "metadata"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified or not ip.is_global:
+        return "private"
+    return None
+
+
+def check_url(url: str, settings: Settings, field: str) -> list[tuple[str, str]]:
+    """The policy problems of one URL (empty when it may be forwarded)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return [(field, "is not a valid URL")]
+    problems: list[tuple[str, str]] = []
+    if parts.scheme not in ("https", "http"):
+        problems.append((field, "must be an https URL"))
+    elif parts.scheme == "http" and not settings.allow_http_mcp_urls:
+        problems.append((field, "must use https (plain http is not allowed by this server)"))
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        problems.append((field, "must not contain userinfo (user:password@); pass credentials as headers"))
+    if not host:
+        problems.append((field, "has no host"))
+    else:
+        kind = _host_kind(host)
+        if kind is not None and not settings.allow_private_mcp_urls:
+            problems.append((field, f"points to a {kind} address, which this server does not forward to"))
+    return problems
+
+
+def _resolve_header(
+    value: str, field: str, env: Mapping[str, str]
+) -> tuple[str | None, tuple[str, str] | None]:
+    match = _ENV_REF.match(value)
+    if match is None:
+        return value, None
+    resolved = env.get(match.group(1))
+    if not resolved:
+        return None, (
+            field,
+            f"refers to environment variable {match.group(1)}, which is not set on the server",
+        )
+    return resolved, None
+
+
+def _named(
+    name: str, cfg: NamedMcpServer, field: str, env: Mapping[str, str]
+) -> tuple[wire.McpServer | None, list[tuple[str, str]]]:
+    problems: list[tuple[str, str]] = []
+    headers: dict[str, str] = {}
+    for key, secret in cfg.headers.items():
+        value, problem = _resolve_header(secret.get_secret_value(), f"{field}.headers.{key}", env)
+        if problem is not None:
+            problems.append(problem)
+        elif value is not None:
+            SECRETS.add(value)
+            headers[key] = value
+    if problems:
+        return None, problems
+    return wire.McpServer(
+        name=name, url=cfg.url, headers=headers or None, allowed_tools=cfg.allowed_tools
+    ), []
+
+
+def _default_name(url: str, index: int) -> str:
+    host = urllib.parse.urlsplit(url).hostname or "server"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:48] + f"_{index}"
+
+
+def register_header_secrets(raw: Any) -> None:
+    """Register every header value found in a raw ``mcp_servers`` argument (any shape) as a secret."""
+    if not isinstance(raw, list):
+        return
+    for item in raw:  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(item, dict):
+            headers: Any = item.get("headers")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(headers, dict):
+                for v in headers.values():  # pyright: ignore[reportUnknownVariableType]
+                    if isinstance(v, str):
+                        SECRETS.add(v)
+
+
+def resolve_mcp_servers(
+    raw: Sequence[Any] | None,
+    settings: Settings,
+    *,
+    field: str = "mcp_servers",
+    env: Mapping[str, str] | None = None,
+) -> list[wire.McpServer] | None:
+    """Validate and resolve an agent's ``mcp_servers`` argument into wire servers.
+
+    Each item is ``{url, name?, headers?, allowed_tools?}`` or the name of a server configured in
+    settings. Raises :class:`ArgumentProblem` naming every offending field; never quotes a value.
+    """
+    if raw is None:
+        return None
+    environ = os.environ if env is None else env
+    register_header_secrets(list(raw))
+    problems: list[tuple[str, str]] = []
+    if len(raw) > wire.MAX_MCP_SERVERS_PER_RUN:
+        raise ArgumentProblem(
+            [(field, f"{len(raw)} servers given; at most {wire.MAX_MCP_SERVERS_PER_RUN} are allowed per run")]
+        )
+    out: list[wire.McpServer] = []
+    names: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"{field}[{i}]"
+        if isinstance(item, str):
+            cfg = settings.mcp_servers.get(item)
+            if cfg is None:
+                known = ", ".join(sorted(settings.mcp_servers)) or "none are configured"
+                problems.append((where, f"names no configured MCP server (configured: {known})"))
+                continue
+            server, found = _named(item, cfg, where, environ)
+            problems.extend(found)
+            if server is not None:
+                out.append(server)
+                names.add(server.name)
+            continue
+        try:
+            arg = McpServerArg.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(problems_from_validation(exc, where))
+            continue
+        url_problems = check_url(arg.url, settings, f"{where}.url")
+        problems.extend(url_problems)
+        name = arg.name or _default_name(arg.url, i)
+        if not _NAME.match(name):
+            problems.append((f"{where}.name", "may hold only letters, digits, '_', '.', '-' (at most 64)"))
+        elif name in names:
+            problems.append((f"{where}.name", "repeats the name of another server in this run"))
+        headers: dict[str, str] = {}
+        for key, value in (arg.headers or {}).items():
+            resolved, problem = _resolve_header(value, f"{where}.headers.{key}", environ)
+            if problem is not None:
+                problems.append(problem)
+            elif resolved is not None:
+                SECRETS.add(resolved)
+                headers[key] = resolved
+        if not url_problems and not problems:
+            out.append(
+                wire.McpServer(
+                    name=name, url=arg.url, headers=headers or None, allowed_tools=arg.allowed_tools
+                )
+            )
+            names.add(name)
+    if problems:
+        raise ArgumentProblem(problems)
+    return out

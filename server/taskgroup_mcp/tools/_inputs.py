@@ -1,0 +1,192 @@
+"""Building run inputs from tool arguments: inline inputs or a local file, per-run overrides."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from taskgroup_mcp import wire
+from taskgroup_mcp.config import Settings
+
+from ._arguments import ArgumentProblem, field_path
+from ._forwarding import resolve_mcp_servers
+
+MAX_INPUTS_FILE_BYTES = 64 * 1024 * 1024
+MAX_INPUTS_PER_CALL = 100_000
+
+InputValue = str | dict[str, Any]
+
+
+class RunOverride(BaseModel):
+    """Overrides for one input, by its 0-based position in ``inputs``."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    index: int = Field(ge=0, description="0-based position of the input this override applies to")
+    processor: str | None = Field(default=None, description="processor for this input only")
+    output: str | dict[str, Any] | None = Field(
+        default=None, description="output description or JSON schema for this input only"
+    )
+    mcp_servers: list[dict[str, Any] | str] | None = Field(
+        default=None, description="MCP servers for this input only (replaces the call's list)"
+    )
+    metadata: dict[str, str | int | float | bool] | None = Field(
+        default=None, description="metadata for this input only (merged over the call's metadata)"
+    )
+
+
+def read_inputs_file(path_text: str, field: str = "inputs_file") -> list[InputValue]:
+    """Inputs from a local JSONL, JSON (an array) or CSV file (one object per row)."""
+    path = Path(path_text).expanduser()
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise ArgumentProblem([(field, "is not a readable file on the server")]) from None
+    if not path.is_file():
+        raise ArgumentProblem([(field, "is not a regular file")])
+    if size > MAX_INPUTS_FILE_BYTES:
+        raise ArgumentProblem([(field, f"is {size:,} bytes; at most {MAX_INPUTS_FILE_BYTES:,} are read")])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        raise ArgumentProblem([(field, "could not be read as UTF-8 text")]) from None
+    suffix = path.suffix.lower()
+    values: list[Any]
+    if suffix in (".jsonl", ".ndjson"):
+        values = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                values.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise ArgumentProblem([(field, f"line {lineno} is not valid JSON")]) from None
+    elif suffix == ".json":
+        try:
+            loaded: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ArgumentProblem([(field, f"is not valid JSON (line {exc.lineno})")]) from None
+        if not isinstance(loaded, list):
+            raise ArgumentProblem([(field, "must hold a JSON array of inputs")])
+        values = list(loaded)  # pyright: ignore[reportUnknownArgumentType]
+    elif suffix in (".csv", ".tsv"):
+        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
+        values = [{k: v for k, v in row.items() if k is not None} for row in reader]
+    else:
+        raise ArgumentProblem([(field, "must end in .jsonl, .ndjson, .json, .csv or .tsv")])
+    out: list[InputValue] = []
+    for i, value in enumerate(values):
+        if isinstance(value, str) and value.strip():
+            out.append(value)
+        elif isinstance(value, dict) and value:
+            out.append({str(k): v for k, v in value.items()})  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        else:
+            raise ArgumentProblem([(f"{field}[{i}]", "must be a non-empty string or JSON object")])
+    return out
+
+
+def output_schema(output: str | dict[str, Any] | None) -> wire.JsonSchema | wire.TextSchema | wire.AutoSchema:
+    """The task spec's output schema: text description, JSON schema, or auto when absent."""
+    if output is None:
+        return wire.AutoSchema()
+    if isinstance(output, str):
+        return wire.TextSchema(description=output)
+    kind: Any = output.get("type")
+    if kind == "json" and isinstance(output.get("json_schema"), dict):
+        return wire.JsonSchema(json_schema=output["json_schema"])
+    if kind == "text":
+        return wire.TextSchema(description=output.get("description"))
+    if kind == "auto":
+        return wire.AutoSchema()
+    return wire.JsonSchema(json_schema=output)
+
+
+def task_spec(
+    output: str | dict[str, Any] | None, input_schema: str | dict[str, Any] | None
+) -> wire.TaskSpec:
+    spec_input: wire.JsonSchema | wire.TextSchema | None = None
+    if isinstance(input_schema, str):
+        spec_input = wire.TextSchema(description=input_schema)
+    elif isinstance(input_schema, dict):
+        spec_input = wire.JsonSchema(json_schema=input_schema)
+    return wire.TaskSpec(output_schema=output_schema(output), input_schema=spec_input)
+
+
+def _check_metadata(metadata: dict[str, Any] | None, field: str, reserved: str) -> list[tuple[str, str]]:
+    problems = [(field_path(v.loc), v.msg) for v in wire.metadata_violations(metadata, (field,))]
+    if metadata and reserved in metadata:
+        problems.append((f"{field}.{reserved}", "is reserved by this server"))
+    return problems
+
+
+def build_run_inputs(
+    inputs: list[InputValue],
+    *,
+    processor: str,
+    mcp_servers: list[dict[str, Any] | str] | None,
+    source_policy: wire.SourcePolicy | None,
+    metadata: dict[str, Any] | None,
+    runs: list[RunOverride] | None,
+    default_spec: wire.TaskSpec,
+    settings: Settings,
+    reserved_metadata_key: str,
+) -> list[wire.RunInput]:
+    """One wire input per agent input, overrides applied, every documented limit checked up front."""
+    problems: list[tuple[str, str]] = []
+    if not inputs:
+        raise ArgumentProblem([("inputs", "give at least one input (or inputs_file)")])
+    if len(inputs) > MAX_INPUTS_PER_CALL:
+        raise ArgumentProblem(
+            [("inputs", f"{len(inputs):,} given; at most {MAX_INPUTS_PER_CALL:,} per call")]
+        )
+    problems.extend(_check_metadata(metadata, "metadata", reserved_metadata_key))
+    servers = resolve_mcp_servers(mcp_servers, settings) if mcp_servers is not None else None
+    by_index: dict[int, RunOverride] = {}
+    for j, override in enumerate(runs or []):
+        if override.index >= len(inputs):
+            problems.append((f"runs[{j}].index", f"is past the last input (there are {len(inputs)})"))
+        elif override.index in by_index:
+            problems.append((f"runs[{j}].index", "repeats an index given earlier"))
+        else:
+            by_index[override.index] = override
+    out: list[wire.RunInput] = []
+    for i, value in enumerate(inputs):
+        ov = by_index.get(i)
+        run_servers = servers
+        run_spec: wire.TaskSpec | None = None
+        run_meta = dict(metadata or {})
+        run_processor = processor
+        if ov is not None:
+            j = (runs or []).index(ov)
+            if ov.processor is not None:
+                run_processor = ov.processor
+            if ov.output is not None:
+                run_spec = wire.TaskSpec(
+                    output_schema=output_schema(ov.output), input_schema=default_spec.input_schema
+                )
+            if ov.mcp_servers is not None:
+                run_servers = resolve_mcp_servers(ov.mcp_servers, settings, field=f"runs[{j}].mcp_servers")
+            if ov.metadata is not None:
+                problems.extend(_check_metadata(ov.metadata, f"runs[{j}].metadata", reserved_metadata_key))
+                run_meta.update(ov.metadata)
+        run = wire.RunInput(
+            input=value,
+            processor=run_processor,
+            metadata=run_meta or None,
+            task_spec=run_spec,
+            source_policy=source_policy,
+            mcp_servers=run_servers or None,
+        )
+        for v in wire.run_input_violations(run, default_task_spec=default_spec, loc=("inputs", i)):
+            if v.loc[-1] == "metadata" or (len(v.loc) > 2 and v.loc[2] == "metadata"):
+                continue  # reported once above, under the argument's own name
+            problems.append((field_path(v.loc), v.msg))
+        out.append(run)
+    if problems:
+        raise ArgumentProblem(problems)
+    return out

@@ -1,0 +1,112 @@
+"""What each tool answers with: flat pydantic models (shallow schemas suit every client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ._spend import Estimate
+
+
+class Answer(BaseModel):
+    """Fields every tool result carries."""
+
+    next_step: str | None = Field(default=None, description="what to call next")
+    notice: str | None = Field(default=None, description="set when the data is synthetic (sandbox)")
+
+
+class GroupCreated(Answer):
+    task_group_id: str
+    created_at: str | None = None
+
+
+class GroupStatus(Answer):
+    task_group_id: str
+    active: bool
+    total: int = Field(description="runs in the group")
+    counts: dict[str, int] = Field(description="runs by status (non-zero only)")
+    done_pct: float = Field(description="percent of runs no longer active")
+    elapsed_s: float | None = None
+    eta_s: float | None = Field(default=None, description="rough time left, from the pace so far")
+
+
+class Failure(BaseModel):
+    index: int = Field(description="0-based position of the input")
+    reason: str
+    field: str | None = None
+
+
+class RunsAdded(Answer):
+    task_group_id: str
+    added: int
+    already_present: int = Field(description="inputs already in the group from an earlier identical call")
+    failed: list[Failure] = Field(default_factory=lambda: [])
+    failed_total: int = 0
+    duplicates_in_call: int = Field(default=0, description="inputs repeated within this call (each kept)")
+    estimate: Estimate | None = None
+    status: GroupStatus | None = None
+    dry_run: bool = False
+
+
+class WaitResult(Answer):
+    status: GroupStatus
+    finished_while_waiting: int = Field(description="runs that reached a final status during this wait")
+    waited_s: float
+    timed_out: bool = Field(description="true when the wait ended before the group finished")
+
+
+class ResultsPage(Answer):
+    task_group_id: str
+    items: list[dict[str, Any]] = Field(description="one record per run, keyed by its input")
+    returned: int
+    next_cursor: str | None = Field(default=None, description="pass to get the next page; null at the end")
+    group_active: bool | None = None
+    content_notice: str | None = None
+    notes: list[str] | None = None
+
+
+class FanOutResult(Answer):
+    task_group_id: str
+    added: RunsAdded
+    wait: WaitResult | None = None
+    results: ResultsPage | None = None
+
+
+class RunDetail(Answer):
+    run_id: str
+    status: str
+    active: bool
+    processor: str
+    task_group_id: str | None = None
+    key: str | None = None
+    output: Any = None
+    basis: list[dict[str, Any]] | None = None
+    mcp_tool_calls: list[dict[str, Any]] | None = None
+    error: str | None = None
+    warnings: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    content_notice: str | None = None
+    note: str | None = None
+
+
+class ExportResult(Answer):
+    task_group_id: str
+    path: str
+    uri: str
+    format: str
+    rows: int
+    bytes: int
+    distinct_inputs: int
+    duplicate_inputs: int = Field(description="inputs present more than once (should be 0)")
+    runs_without_client_id: int = Field(description="runs not added through this server (not checked)")
+    exactly_once: bool = Field(description="every input added through this server appears exactly once")
+    content_notice: str | None = None
+
+
+class RetryResult(Answer):
+    task_group_id: str
+    failed_found: int
+    added: int
+    already_present: int
+    failed: list[Failure] = Field(default_factory=lambda: [])

@@ -1,0 +1,250 @@
+"""Result shaping: compact run records, projected fields, opaque cursors, a token budget.
+
+Everything here is plain and synchronous (or takes any async iterator), so it is tested without
+MCP. Token counts are estimates: compact JSON characters / 4.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from taskgroup_mcp import wire
+
+from ._arguments import ArgumentProblem
+from ._sanitize import sanitize, strip_invisible
+
+BasisMode = Literal["none", "low_confidence", "all"]
+CHARS_PER_TOKEN = 4
+KEY_MAX_CHARS = 80
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON, the form results are sent and measured in."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def estimate_tokens(value: Any) -> int:
+    """Estimated tokens of a value as sent: compact JSON characters / 4, rounded up."""
+    return math.ceil(len(json_text(value)) / CHARS_PER_TOKEN)
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def encode_cursor(group_id: str, event_id: str, status: str | None) -> str:
+    raw = json_text({"g": group_id, "e": event_id, "s": status})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, group_id: str, status: str | None) -> str:
+    """The stream position in ``cursor``; an argument error if it is not one of ours for this query."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ArgumentProblem(
+            [("cursor", "is not a cursor this server issued; pass next_cursor unchanged")]
+        ) from None
+    if not isinstance(data, dict):
+        raise ArgumentProblem([("cursor", "is not a cursor this server issued; pass next_cursor unchanged")])
+    fields: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    position = fields.get("e")
+    if not isinstance(position, str):
+        raise ArgumentProblem([("cursor", "is not a cursor this server issued; pass next_cursor unchanged")])
+    if fields.get("g") != group_id:
+        raise ArgumentProblem([("cursor", "belongs to another task group")])
+    if fields.get("s") != status:
+        raise ArgumentProblem([("cursor", "was issued for a different status filter; keep the same status")])
+    return position
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+def input_key(value: Any) -> str:
+    """A short label for an input: its text, or its first values joined, at most 80 characters."""
+    if isinstance(value, dict):
+        parts = [v if isinstance(v, str) else json_text(v) for v in value.values()]  # pyright: ignore[reportUnknownVariableType]
+        text = " | ".join(parts[:3])  # pyright: ignore[reportUnknownArgumentType]
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json_text(value)
+    text = strip_invisible(" ".join(text.split()))
+    return text if len(text) <= KEY_MAX_CHARS else text[: KEY_MAX_CHARS - 1] + "…"
+
+
+def user_metadata(metadata: dict[str, Any] | None, reserved_key: str) -> dict[str, Any] | None:
+    """A run's metadata without the server's reserved client-id key."""
+    if not metadata:
+        return None
+    kept = {k: v for k, v in metadata.items() if k != reserved_key}
+    return kept or None
+
+
+def shape_basis(basis: Sequence[wire.FieldBasis], mode: BasisMode) -> list[dict[str, Any]] | None:
+    if mode == "none":
+        return None
+    chosen = [b for b in basis if mode == "all" or (b.confidence or "").lower() == "low"]
+    if not chosen:
+        return None
+    return [
+        {
+            "field": b.field,
+            "confidence": b.confidence,
+            "reasoning": b.reasoning,
+            "citations": [c.url for c in b.citations],
+        }
+        for b in chosen
+    ]
+
+
+def shape_output(output: wire.TaskRunOutput | None, fields: Sequence[str] | None) -> Any:
+    if output is None:
+        return None
+    if isinstance(output, wire.TaskRunJsonOutput):
+        content = output.content
+        if fields:
+            content = {k: content[k] for k in fields if k in content}
+        return sanitize(content)
+    return strip_invisible(output.content)
+
+
+def shape_run(
+    event: wire.TaskRunEvent,
+    *,
+    fields: Sequence[str] | None = None,
+    include_basis: BasisMode = "none",
+    include_input: bool = False,
+    reserved_key: str = "",
+) -> dict[str, Any]:
+    """One run as a compact record keyed by its input. Forwarded MCP headers never appear."""
+    run = event.run
+    item: dict[str, Any] = {}
+    if event.input is not None:
+        item["key"] = input_key(event.input.input)
+    item["run_id"] = run.run_id
+    item["status"] = run.status
+    out = shape_output(event.output, fields)
+    if out is not None:
+        item["output"] = out
+    if event.output is not None:
+        basis = shape_basis(event.output.basis, include_basis)
+        if basis:
+            item["basis"] = sanitize(basis)
+    if run.error is not None:
+        item["error"] = strip_invisible(run.error.message)
+    meta = user_metadata(run.metadata, reserved_key)
+    if meta:
+        item["metadata"] = meta
+    if include_input and event.input is not None:
+        item["input"] = sanitize(event.input.input)
+    return item
+
+
+# --- fitting to a budget -------------------------------------------------------------------
+
+
+def _strings_longest(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return max((_strings_longest(v) for v in value.values()), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return max((_strings_longest(v) for v in value), default=0)  # pyright: ignore[reportUnknownVariableType]
+    return 0
+
+
+def _cut_strings(value: Any, cap: int) -> Any:
+    if isinstance(value, str):
+        if len(value) <= cap:
+            return value
+        return value[:cap] + f"… [cut {len(value) - cap} chars]"
+    if isinstance(value, dict):
+        return {k: _cut_strings(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_cut_strings(v, cap) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
+def _cut_lists(value: Any, cap: int) -> Any:
+    if isinstance(value, dict):
+        return {k: _cut_lists(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        kept = [_cut_lists(v, cap) for v in value[:cap]]  # pyright: ignore[reportUnknownVariableType]
+        if len(value) > cap:  # pyright: ignore[reportUnknownArgumentType]
+            kept.append(f"… [{len(value) - cap} more items cut]")  # pyright: ignore[reportUnknownArgumentType]
+        return kept
+    return value
+
+
+def fit(item: dict[str, Any], max_chars: int) -> tuple[dict[str, Any], bool]:
+    """``item`` cut to at most ``max_chars`` of compact JSON: long strings first, then long lists,
+    then the bulky fields replaced by a note. Returns (item, whether anything was cut)."""
+    if len(json_text(item)) <= max_chars:
+        return item, False
+    current = item
+    cap = _strings_longest(current)
+    while cap > 16 and len(json_text(current)) > max_chars:
+        cap //= 2
+        current = _cut_strings(item, cap)
+    list_cap = 8
+    while list_cap >= 1 and len(json_text(current)) > max_chars:
+        current = _cut_lists(current, list_cap)
+        list_cap //= 2
+    if len(json_text(current)) > max_chars:
+        current = {k: v for k, v in current.items() if k in ("key", "run_id", "status")}
+        current["note"] = "too large for this page's budget; read it with get_task_run or export the group"
+        if len(json_text(current)) > max_chars:
+            current = {"run_id": item.get("run_id"), "note": "too large for this budget"}
+    return current, True
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]] = field(default_factory=lambda: [])
+    event_ids: list[str | None] = field(default_factory=lambda: [])
+    exhausted: bool = False
+    cut: int = 0
+
+
+async def read_page(
+    events: AsyncIterator[wire.TaskRunEvent],
+    *,
+    shape: Callable[[wire.TaskRunEvent], dict[str, Any]],
+    limit: int,
+    budget_chars: int,
+) -> Page:
+    """Take runs from ``events`` until ``limit`` items or ``budget_chars`` of compact JSON.
+
+    The run that does not fit is left for the next page (its cursor is the last included one),
+    except when it is the first: then it is cut to fit, so every page makes progress.
+    """
+    page = Page()
+    used = 2  # the list's brackets
+    iterator = aiter(events)
+    while True:
+        try:
+            event = await anext(iterator)
+        except StopAsyncIteration:
+            page.exhausted = True
+            return page
+        if len(page.items) >= limit:
+            return page  # one more exists: the page is full and not the last
+        item = shape(event)
+        size = len(json_text(item)) + 1
+        if used + size > budget_chars:
+            if page.items:
+                return page
+            item, _ = fit(item, budget_chars - used - 1)
+            page.cut += 1
+            size = len(json_text(item)) + 1
+        page.items.append(item)
+        page.event_ids.append(event.event_id)
+        used += size

@@ -1,0 +1,58 @@
+"""A group's status in about a hundred tokens: counts, percent done, elapsed, a rough ETA."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from taskgroup_mcp import wire
+
+from ._models import GroupStatus
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def next_step_for(group_id: str, active: bool, total: int) -> str:
+    if total == 0:
+        return f"The group is empty: call add_runs(task_group_id='{group_id}', ...)."
+    if active:
+        return (
+            f"Call wait_for_task_group(task_group_id='{group_id}') to follow progress; "
+            "reuse this id, do not create a new group."
+        )
+    return f"Done. Call get_task_group_results(task_group_id='{group_id}') or export_task_group_results."
+
+
+def summarize(
+    group: wire.TaskGroup, *, now: datetime | None = None, notice: str | None = None
+) -> GroupStatus:
+    status = group.status
+    counts = {k: v for k, v in status.task_run_status_counts.items() if v}
+    total = status.num_task_runs
+    active_n = sum(v for k, v in counts.items() if k in wire.ACTIVE_RUN_STATUSES)
+    done = max(total - active_n, 0)
+    pct = round(100.0 * done / total, 1) if total else 100.0
+    created = _parse_time(group.created_at)
+    current = now or datetime.now(UTC)
+    elapsed = round((current - created).total_seconds(), 1) if created is not None else None
+    eta: float | None = None
+    if status.is_active and elapsed is not None and done > 0:
+        eta = round(elapsed / done * (total - done), 0)
+    return GroupStatus(
+        task_group_id=group.taskgroup_id,
+        active=status.is_active,
+        total=total,
+        counts=counts,
+        done_pct=pct,
+        elapsed_s=elapsed,
+        eta_s=eta,
+        next_step=next_step_for(group.taskgroup_id, status.is_active, total),
+        notice=notice,
+    )
