@@ -1,1 +1,37 @@
-"""taskgroup_mcp.sandbox (being built)."""
+"""The sandbox: a wire-faithful emulator of Parallel's Task Group API, embedded in the package.
+
+Shaped like moto: routes (HTTP parsing and serialization only) -> store (one interface, in
+memory or SQLite) -> lifecycle and executor (runs move on an injectable clock; outputs are
+deterministic per input and seed; real MCP tool calls; signed webhooks). Faults for reliability
+tests and control routes live under ``/_sandbox/``. Every output says it is sandbox data.
+
+    sb = Sandbox(SandboxConfig(speed=60.0, seed=0), clock=ManualClock())
+    async with sb:
+        async with httpx2.AsyncClient(transport=sb.transport, base_url="http://sandbox") as http:
+            ...
+"""
+
+from ._clock import Clock, ManualClock, SystemClock
+from ._config import DEFAULT_WEBHOOK_SECRET, SandboxConfig
+from ._faults import Faults
+from ._memory import MemoryStore
+from ._outputs import CITATION_BASE, SANDBOX_NOTE
+from ._sandbox import Sandbox, open_store
+from ._store import Store
+from ._transport import StreamingASGITransport
+
+__all__ = [
+    "CITATION_BASE",
+    "DEFAULT_WEBHOOK_SECRET",
+    "SANDBOX_NOTE",
+    "Clock",
+    "Faults",
+    "ManualClock",
+    "MemoryStore",
+    "Sandbox",
+    "SandboxConfig",
+    "Store",
+    "StreamingASGITransport",
+    "SystemClock",
+    "open_store",
+]

@@ -1,0 +1,33 @@
+"""How a sandbox behaves: speed, seed, failures, persistence, auth and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._faults import Faults
+
+DEFAULT_WEBHOOK_SECRET = "sandbox-webhook-secret"
+"""Signs webhooks when no secret is configured (the sandbox always signs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    """``speed``: runs take the documented processor latency divided by this.
+    ``seed``: the same seed gives the same ids, durations, outputs, failures and faults.
+    ``fail_rate``: fraction of runs that end ``failed``. ``db_path``: persist in SQLite
+    (None: in memory). ``api_key``: if set, ``x-api-key`` must equal it; otherwise any
+    non-empty key is accepted. ``webhook_secret``: signs webhook deliveries."""
+
+    speed: float = 60.0
+    seed: int = 0
+    fail_rate: float = 0.0
+    db_path: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError("speed must be greater than 0")
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")

@@ -1,0 +1,114 @@
+"""Faults injected into run-creating requests, for reliability tests of clients."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Probabilities and delays applied to add-runs and create-run requests.
+
+    ``drop_after_commit``: commit, then drop the connection with no response.
+    ``fail_before_commit``: answer 503, nothing committed. ``throttle``: answer 429 with
+    ``Retry-After: retry_after``. ``latency_ms``: (min, max) added to each such request.
+    ``commit_delay_ms``: committed runs become visible to reads only after this delay.
+    """
+
+    drop_after_commit: float = 0.0
+    fail_before_commit: float = 0.0
+    throttle: float = 0.0
+    retry_after: float = 1.0
+    latency_ms: tuple[float, float] = (0.0, 0.0)
+    commit_delay_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("drop_after_commit", "fail_before_commit", "throttle"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"fault {name} must be a probability between 0 and 1")
+        lo, hi = self.latency_ms
+        if lo < 0 or hi < lo:
+            raise ValueError("fault latency_ms must be MIN-MAX with 0 <= MIN <= MAX")
+        if self.retry_after < 0 or self.commit_delay_ms < 0:
+            raise ValueError("faults retry_after and commit_delay_ms must not be negative")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value: Any = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value  # pyright: ignore[reportUnknownArgumentType]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], base: Faults | None = None) -> Faults:
+        """Faults from a JSON object (``POST /_sandbox/faults``); unnamed faults keep ``base``'s values."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        changes: dict[str, Any] = {}
+        for name, value in data.items():
+            changes[name] = _latency(value) if name == "latency_ms" else _number(name, value)
+        return replace(base or cls(), **changes)
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Faults:
+        """Faults from ``--faults``: comma-separated ``name=value`` (``latency_ms=50-200``)."""
+        data: dict[str, Any] = {}
+        for part in (spec or "").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            name, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"fault '{name}' needs a value: name=value")
+            data[name.strip()] = value.strip()
+        return cls.from_json(data)
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"fault {name} must be a number") from None
+
+
+def _latency(value: Any) -> tuple[float, float]:
+    if isinstance(value, list | tuple) and len(value) == 2:  # pyright: ignore[reportUnknownArgumentType]
+        lo, hi = value  # pyright: ignore[reportUnknownVariableType]
+        return (_number("latency_ms", lo), _number("latency_ms", hi))
+    if isinstance(value, str) and "-" in value.strip("-"):
+        lo, _, hi = value.partition("-")
+        return (_number("latency_ms", lo), _number("latency_ms", hi))
+    n = _number("latency_ms", value)
+    return (n, n)
+
+
+@dataclass(slots=True)
+class FaultDecision:
+    latency_s: float
+    throttle: bool
+    fail_before_commit: bool
+    drop_after_commit: bool
+    commit_delay_s: float
+
+
+class FaultInjector:
+    """Draws each request's faults from one seeded random stream (same seed, same faults)."""
+
+    def __init__(self, faults: Faults, seed: int) -> None:
+        self.faults = faults
+        self._rng = random.Random(f"faults:{seed}")
+
+    def draw(self) -> FaultDecision:
+        f = self.faults
+        rng = self._rng
+        lo, hi = f.latency_ms
+        latency = (lo if hi <= lo else rng.uniform(lo, hi)) / 1000.0
+        throttle = f.throttle > 0 and rng.random() < f.throttle
+        fail = not throttle and f.fail_before_commit > 0 and rng.random() < f.fail_before_commit
+        drop = not (throttle or fail) and f.drop_after_commit > 0 and rng.random() < f.drop_after_commit
+        return FaultDecision(latency, throttle, fail, drop, f.commit_delay_ms / 1000.0)

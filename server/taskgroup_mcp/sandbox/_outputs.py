@@ -1,0 +1,228 @@
+"""Synthetic outputs: deterministic per input and seed, shaped by the run's output schema.
+
+A JSON schema gets a value that validates against it, a text schema gets text, an auto schema
+gets JSON plus ``output_schema``. Every field has a basis with citations on a reserved example
+domain, and every output says plainly that it is sandbox data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from taskgroup_mcp.wire import (
+    AutoSchema,
+    Citation,
+    FieldBasis,
+    JsonSchema,
+    McpToolCall,
+    TaskRunJsonOutput,
+    TaskRunOutput,
+    TaskRunTextOutput,
+    TextSchema,
+)
+
+from ._records import RunRecord
+
+SANDBOX_NOTE = "Sandbox data: synthetic, generated offline by taskgroup-mcp's sandbox; not real research."
+CITATION_BASE = "https://example.com/sandbox"
+"""Citations point at the reserved example domain (RFC 2606)."""
+
+_WORDS = [
+    "alpha",
+    "bravo",
+    "cedar",
+    "delta",
+    "ember",
+    "falcon",
+    "granite",
+    "harbor",
+    "indigo",
+    "juniper",
+    "kestrel",
+    "lumen",
+    "meridian",
+    "nimbus",
+    "orchid",
+    "pioneer",
+    "quartz",
+    "river",
+    "summit",
+    "tundra",
+    "umber",
+    "vertex",
+    "willow",
+    "xenon",
+    "yarrow",
+    "zephyr",
+]
+_CONFIDENCE = ("high", "medium", "low")
+_AUTO_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string", "description": "A short synthetic summary"},
+        "key_facts": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["summary", "key_facts"],
+    "additionalProperties": False,
+}
+_MAX_DEPTH = 6
+
+
+class _Rand:
+    """A tiny deterministic stream of numbers from a seed string (no global state)."""
+
+    __slots__ = ("_buf", "_key", "_n", "_pos")
+
+    def __init__(self, key: str) -> None:
+        self._key = key.encode()
+        self._n = 0
+        self._buf = b""
+        self._pos = 0
+
+    def u32(self) -> int:
+        if self._pos + 4 > len(self._buf):
+            self._buf = hashlib.blake2b(self._key + self._n.to_bytes(4), digest_size=64).digest()
+            self._n += 1
+            self._pos = 0
+        v = int.from_bytes(self._buf[self._pos : self._pos + 4])
+        self._pos += 4
+        return v
+
+    def below(self, n: int) -> int:
+        return self.u32() % n if n > 0 else 0
+
+    def words(self, n: int) -> str:
+        return " ".join(_WORDS[self.below(len(_WORDS))] for _ in range(n))
+
+
+def _input_text(value: str | dict[str, Any]) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node.get(part) if isinstance(node, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if isinstance(node, dict):
+            return node  # pyright: ignore[reportUnknownVariableType]
+    return schema
+
+
+def value_for(schema: Any, rnd: _Rand, label: str, root: dict[str, Any], depth: int = 0) -> Any:
+    """A value that validates against ``schema`` (the subset the API supports)."""
+    if not isinstance(schema, dict):
+        return f"{label}: {rnd.words(3)} (sandbox)"
+    s: dict[str, Any] = _resolve(schema, root)  # pyright: ignore[reportUnknownArgumentType]
+    if "const" in s:
+        return s["const"]
+    enum = s.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[rnd.below(len(enum))]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    for key in ("anyOf", "oneOf"):
+        options = s.get(key)
+        if isinstance(options, list) and options:
+            non_null = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            choice: Any = (non_null or options)[0]  # pyright: ignore[reportUnknownVariableType]
+            return value_for(choice, rnd, label, root, depth + 1)
+    all_of = s.get("allOf")
+    if isinstance(all_of, list) and all_of:
+        merged: dict[str, Any] = {}
+        for part in all_of:  # pyright: ignore[reportUnknownVariableType]
+            if isinstance(part, dict):
+                merged.update(_resolve(part, root))  # pyright: ignore[reportUnknownArgumentType]
+        return value_for(merged, rnd, label, root, depth + 1)
+    kind: Any = s.get("type")
+    if isinstance(kind, list):
+        kind_list: list[Any] = kind  # pyright: ignore[reportUnknownVariableType]
+        kind = next((k for k in kind_list if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in s else "array" if "items" in s else "string"
+    if depth > _MAX_DEPTH and kind in ("object", "array"):
+        return {} if kind == "object" else []
+    if kind == "object":
+        props_any: Any = s.get("properties") or {}
+        props: dict[str, Any] = props_any if isinstance(props_any, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+        return {name: value_for(sub, rnd, name, root, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        n = 1 + rnd.below(3)
+        return [value_for(s.get("items", {}), rnd, label, root, depth + 1) for _ in range(n)]
+    if kind == "integer":
+        return rnd.below(1000)
+    if kind == "number":
+        return round(rnd.below(100000) / 100, 2)
+    if kind == "boolean":
+        return rnd.below(2) == 1
+    if kind == "null":
+        return None
+    return f"{label.replace('_', ' ')}: {rnd.words(3)} (sandbox)"
+
+
+def _basis(field: str, rnd: _Rand, tool_note: str) -> FieldBasis:
+    slug = hashlib.blake2b(f"{field}:{rnd.u32()}".encode(), digest_size=4).hexdigest()
+    return FieldBasis(
+        field=field,
+        reasoning=f"{SANDBOX_NOTE} The value of '{field}' was made up deterministically.{tool_note}",
+        citations=[
+            Citation(
+                url=f"{CITATION_BASE}/{slug}",
+                title=f"Sandbox source {slug} (example.com, synthetic)",
+                excerpts=[f"Synthetic excerpt about {field}: {rnd.words(6)}."],
+            )
+        ],
+        confidence=_CONFIDENCE[rnd.below(3)],
+    )
+
+
+def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
+    """The output of a completed run (same input, spec, seed and tool answers: same output)."""
+    text = _input_text(run.input.input)
+    spec = run.task_spec
+    schema = spec.output_schema if spec is not None else AutoSchema()
+    key = json.dumps([seed, text, spec.to_wire() if spec is not None else None], sort_keys=True)
+    rnd = _Rand(hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
+    calls = [McpToolCall.model_validate(c) for c in run.tool_calls] if run.tool_calls else None
+    answer = next((c.content for c in calls or [] if c.content), None)
+    tool_note = f" A forwarded MCP tool answered: {answer[:200]}" if answer else ""
+    if isinstance(schema, str | TextSchema):
+        described = schema if isinstance(schema, str) else (schema.description or "a text answer")
+        text_content = (
+            f"{SANDBOX_NOTE}\n\nAnswer to: {text[:200]}\nAsked for: {described[:200]}\n"
+            f"Synthetic finding: {rnd.words(12)}.{tool_note}"
+        )
+        return TaskRunTextOutput(
+            content=text_content, basis=[_basis("output", rnd, tool_note)], mcp_tool_calls=calls
+        )
+    if isinstance(schema, JsonSchema):
+        root = schema.json_schema
+        content_any = value_for(root, rnd, "output", root)
+        content: dict[str, Any] = content_any if isinstance(content_any, dict) else {"output": content_any}  # pyright: ignore[reportUnknownVariableType]
+        if answer:
+            _use_answer(content, root, answer)
+        basis = [_basis(name, rnd, tool_note) for name in content]
+        return TaskRunJsonOutput(content=content, basis=basis, mcp_tool_calls=calls)
+    auto_content: dict[str, Any] = {
+        "summary": f"{SANDBOX_NOTE} Findings for: {text[:200]}{tool_note}",
+        "key_facts": [f"Synthetic fact: {rnd.words(5)}." for _ in range(1 + rnd.below(3))],
+    }
+    basis = [_basis(name, rnd, tool_note) for name in auto_content]
+    return TaskRunJsonOutput(
+        content=auto_content, basis=basis, mcp_tool_calls=calls, output_schema=_AUTO_SCHEMA
+    )
+
+
+def _use_answer(content: dict[str, Any], schema: dict[str, Any], answer: str) -> None:
+    """Put a tool's answer into the first free-text string field (no enum/const), as a run would."""
+    props_any: Any = schema.get("properties") or {}
+    if not isinstance(props_any, dict):
+        return
+    props: dict[str, Any] = props_any  # pyright: ignore[reportUnknownVariableType]
+    for name, sub in props.items():
+        if isinstance(sub, dict) and sub.get("type") == "string" and "enum" not in sub and "const" not in sub:  # pyright: ignore[reportUnknownMemberType]
+            content[name] = f"{answer[:500]} (via MCP tool; sandbox)"
+            return

@@ -1,0 +1,606 @@
+"""The HTTP layer: parse requests, call the lifecycle, serialize wire shapes. No state lives here.
+
+Every endpoint is served under ``/v1`` and ``/v1beta``; control routes live under ``/_sandbox/``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from taskgroup_mcp.wire import (
+    GROUP_EVENTS_STREAM_MAX_SECONDS,
+    RESULT_DEFAULT_TIMEOUT_SECONDS,
+    RUN_EVENTS_STREAM_MAX_SECONDS,
+    RUN_STATUSES,
+    RunInput,
+    SourceStats,
+    TaskGroupAddRunsParams,
+    TaskGroupCreateParams,
+    TaskGroupRunResponse,
+    TaskGroupStatusEvent,
+    TaskRunEvent,
+    TaskRunProgressMessageEvent,
+    TaskRunProgressStatsEvent,
+    TaskRunResult,
+    ValidationErrorItem,
+    add_runs_violations,
+    get_processor,
+    metadata_violations,
+    run_input_violations,
+)
+
+from ._clock import ManualClock
+from ._errors import (
+    error_response,
+    items_from_pydantic,
+    items_from_violations,
+    validation_error_response,
+    validation_response,
+)
+from ._executor import wait_for_change
+from ._faults import Faults
+from ._lifecycle import input_view, run_view
+from ._outputs import build_output
+from ._records import GroupRecord, RunRecord
+from ._sse import frame
+from ._timefmt import rfc3339
+
+if TYPE_CHECKING:
+    from ._sandbox import Sandbox
+
+log = logging.getLogger("taskgroup_mcp.sandbox")
+
+PAGE = 500
+GROUP_EVENTS_DEFAULT_TIMEOUT = 600.0
+_POLL_SECONDS = 1.0
+_TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class DropResponse(Response):
+    """Drop the connection with no response (the request was committed)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=599)
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        scope["sandbox.status"] = "dropped"
+        await scope["extensions"]["sandbox.drop"]()
+
+
+def _sse(gen: AsyncIterator[str]) -> StreamingResponse:
+    return StreamingResponse(gen, media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _qbool(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in ("true", "1", "yes", "on")
+
+
+def _qfloat(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    return float(raw)
+
+
+def _cursor(raw: str | None) -> int:
+    """A resume cursor: ``"<seq>"`` or a status snapshot's ``"<seq>.<n>"``; events after seq follow."""
+    if raw is None or raw == "":
+        return -1
+    head = raw.split(".", 1)[0]
+    value = int(head)
+    if value < -1:
+        raise ValueError(raw)
+    return value
+
+
+class Api:
+    """The endpoints, bound to one sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sb = sandbox
+        self.lc = sandbox.lifecycle
+        self.store = sandbox.store
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _authorized(self, request: Request) -> bool:
+        key = request.headers.get("x-api-key", "")
+        if not key:
+            return False
+        expected = self.sb.config.api_key
+        return expected is None or hmac.compare_digest(key.encode(), expected.encode())
+
+    def endpoint(self, name: str, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            request.scope["sandbox.endpoint"] = name
+            if not self._authorized(request):
+                return error_response(401, "Unauthorized: invalid or missing credentials")
+            self.lc.tick()
+            try:
+                return await handler(request)
+            except _BadQuery as exc:
+                return exc.response
+
+        return wrapped
+
+    def _group(self, request: Request) -> GroupRecord:
+        group = self.store.get_group(request.path_params["group_id"])
+        if group is None:
+            raise _BadQuery(error_response(404, "TaskGroup not found"))
+        return group
+
+    def _run(self, request: Request) -> RunRecord:
+        run = self.store.get_run(request.path_params["run_id"])
+        if run is None:
+            raise _BadQuery(error_response(404, "Run id not found"))
+        return run
+
+    async def _wait(self, deadline: float) -> None:
+        """Wait until something may have changed: a transition is due, runs were added, or a poll."""
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            return
+        with anyio.move_on_after(min(remaining, _POLL_SECONDS)):
+            await wait_for_change(self.lc, self.sb.clock, self.lc.next_due())
+        self.lc.tick()
+
+    async def _faults(self) -> tuple[Response | None, bool, float]:
+        """Draw this run-creating request's faults: (early response, drop after commit, commit delay)."""
+        d = self.sb.fault_injector.draw()
+        if d.latency_s > 0:
+            await anyio.sleep(d.latency_s)
+            self.lc.tick()
+        stats = self.sb.stats
+        if d.throttle:
+            stats.fault("throttle")
+            retry = self.sb.fault_injector.faults.retry_after
+            return (
+                error_response(
+                    429,
+                    "Too many requests: quota temporarily exceeded (sandbox fault: throttle)",
+                    headers={"Retry-After": f"{retry:g}"},
+                ),
+                False,
+                0.0,
+            )
+        if d.fail_before_commit:
+            stats.fault("fail_before_commit")
+            return (
+                error_response(
+                    503, "Service unavailable (sandbox fault: fail_before_commit); nothing was committed"
+                ),
+                False,
+                0.0,
+            )
+        if d.commit_delay_s > 0:
+            stats.fault("commit_delay")
+        if d.drop_after_commit:
+            stats.fault("drop_after_commit")
+        return None, d.drop_after_commit, d.commit_delay_s
+
+    # -- groups -------------------------------------------------------------------------------
+
+    async def create_group(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            params = TaskGroupCreateParams.model_validate_json(raw or b"{}")
+        except ValidationError as exc:
+            return validation_response(items_from_pydantic(exc))
+        if params.metadata:
+            bad = metadata_violations(params.metadata, ("body", "metadata"))
+            if bad:
+                return validation_response(items_from_violations(bad))
+        group = self.lc.create_group(params.metadata)
+        return JSONResponse(self.lc.group_view(group).to_wire())
+
+    async def get_group(self, request: Request) -> Response:
+        return JSONResponse(self.lc.group_view(self._group(request)).to_wire())
+
+    async def add_runs(self, request: Request) -> Response:
+        group = self._group(request)
+        raw = await request.body()
+        try:
+            params = TaskGroupAddRunsParams.model_validate_json(raw)
+        except ValidationError as exc:
+            return validation_response(items_from_pydantic(exc))
+        bad = add_runs_violations(params.inputs, params.default_task_spec)
+        if bad:
+            return validation_response(items_from_violations(bad))
+        for i, run_input in enumerate(params.inputs):
+            if get_processor(run_input.processor) is None:
+                return _bad_processor(f"inputs.{i}.processor", run_input.processor)
+        early, drop, delay = await self._faults()
+        if early is not None:
+            return early
+        group = self.store.get_group(group.group_id) or group
+        first_index = group.next_index
+        event_seq = group.event_seq
+        runs = self.lc.add_runs(group, params.inputs, params.default_task_spec, delay)
+        self.sb.stats.runs_created += len(runs)
+        if drop:
+            return DropResponse()
+        refresh = _qbool(request, "refresh_status", True)
+        if refresh:
+            self.lc.tick()
+        body = TaskGroupRunResponse(
+            status=self.lc.group_status(self.store.get_group(group.group_id) or group),
+            run_ids=[r.run_id for r in runs],
+            run_cursor=str(first_index - 1) if first_index > 0 else None,
+            event_cursor=str(event_seq) if event_seq > 0 else None,
+        )
+        return JSONResponse(body.to_wire())
+
+    async def group_run(self, request: Request) -> Response:
+        group = self._group(request)
+        run = self._run(request)
+        if run.group_id != group.group_id:
+            return error_response(404, "Run id not found")
+        return JSONResponse(run_view(run).to_wire())
+
+    async def group_runs(self, request: Request) -> Response:
+        group = self._group(request)
+        include_input = _qbool(request, "include_input", False)
+        include_output = _qbool(request, "include_output", False)
+        status = request.query_params.get("status") or None
+        try:
+            after = _cursor(request.query_params.get("last_event_id"))
+        except ValueError:
+            return validation_response(_query_item("last_event_id", "not a cursor this stream gave"))
+        if status is not None and status not in RUN_STATUSES:
+            return validation_response(_query_item("status", f"must be one of {', '.join(RUN_STATUSES)}"))
+        store, seed, gid = self.store, self.sb.config.seed, group.group_id
+
+        async def gen() -> AsyncIterator[str]:
+            position = after
+            while True:
+                page = store.group_runs(gid, position, status, PAGE)
+                if not page:
+                    return
+                parts: list[str] = []
+                for run in page:
+                    event = TaskRunEvent(
+                        event_id=str(run.index),
+                        run=run_view(run),
+                        input=input_view(run) if include_input else None,
+                        output=build_output(run, seed)
+                        if include_output and run.status == "completed"
+                        else None,
+                    )
+                    parts.append(frame(event))
+                yield "".join(parts)
+                position = page[-1].index
+                if len(page) < PAGE:
+                    return
+                await anyio.lowlevel.checkpoint()
+
+        return _sse(gen())
+
+    async def group_events(self, request: Request) -> Response:
+        group = self._group(request)
+        raw_cursor = request.query_params.get("last_event_id")
+        try:
+            after = _cursor(raw_cursor)
+            timeout = _qfloat(request, "timeout")
+        except ValueError:
+            return validation_response(_query_item("last_event_id", "not a cursor this stream gave"))
+        timeout = GROUP_EVENTS_DEFAULT_TIMEOUT if timeout is None else timeout
+        timeout = max(0.0, min(timeout, float(GROUP_EVENTS_STREAM_MAX_SECONDS)))
+        lc, store, gid = self.lc, self.store, group.group_id
+
+        async def gen() -> AsyncIterator[str]:
+            deadline = anyio.current_time() + timeout
+            position = max(after, 0)
+            if after < 0:  # a fresh stream opens with the group's status, positioned at its start
+                g = store.get_group(gid) or group
+                yield frame(
+                    TaskGroupStatusEvent(event_id=lc.opening_status_event_id(), status=lc.group_status(g))
+                )
+            while True:
+                page = store.group_events(gid, position, PAGE)
+                if page:
+                    parts: list[str] = []
+                    for ev in page:
+                        if ev.run_id is not None:
+                            run = store.get_run(ev.run_id)
+                            if run is not None:
+                                parts.append(frame(TaskRunEvent(event_id=str(ev.seq), run=run_view(run))))
+                        elif ev.status is not None:
+                            parts.append(
+                                frame(
+                                    {
+                                        "type": "task_group_status",
+                                        "event_id": str(ev.seq),
+                                        "status": ev.status,
+                                    }
+                                )
+                            )
+                    position = page[-1].seq
+                    yield "".join(parts)
+                    continue
+                g = store.get_group(gid) or group
+                if g.active == 0 or anyio.current_time() >= deadline:
+                    return
+                await self._wait(deadline)
+
+        return _sse(gen())
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def create_run(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            run_input = RunInput.model_validate_json(raw)
+        except ValidationError as exc:
+            return validation_error_response(items_from_pydantic(exc))
+        bad = run_input_violations(run_input, loc=("body",))
+        if bad:
+            return validation_error_response(items_from_violations(bad))
+        if get_processor(run_input.processor) is None:
+            return _bad_processor("processor", run_input.processor)
+        early, drop, delay = await self._faults()
+        if early is not None:
+            return early
+        (run,) = self.lc.add_runs(None, [run_input], None, delay)
+        self.sb.stats.runs_created += 1
+        if drop:
+            return DropResponse()
+        return JSONResponse(run_view(run).to_wire(), status_code=202)
+
+    async def get_run(self, request: Request) -> Response:
+        return JSONResponse(run_view(self._run(request)).to_wire())
+
+    async def run_input(self, request: Request) -> Response:
+        return JSONResponse(input_view(self._run(request)).to_wire())
+
+    async def run_result(self, request: Request) -> Response:
+        run = self._run(request)
+        try:
+            timeout = _qfloat(request, "timeout")
+        except ValueError:
+            return validation_error_response(_query_item("timeout", "must be a number of seconds"))
+        timeout = float(RESULT_DEFAULT_TIMEOUT_SECONDS) if timeout is None else max(0.0, timeout)
+        deadline = anyio.current_time() + timeout
+        while run.status not in _TERMINAL:
+            if anyio.current_time() >= deadline:
+                return error_response(408, "Request timed out; run still active")
+            await self._wait(deadline)
+            run = self.store.get_run(run.run_id) or run
+        if run.status != "completed":
+            return error_response(404, "Run failed or run id not found")
+        result = TaskRunResult(run=run_view(run), output=build_output(run, self.sb.config.seed))
+        return JSONResponse(result.to_wire())
+
+    async def run_events(self, request: Request) -> Response:
+        run = self._run(request)
+        run_id, seed = run.run_id, self.sb.config.seed
+
+        async def gen() -> AsyncIterator[str]:
+            deadline = anyio.current_time() + RUN_EVENTS_STREAM_MAX_SECONDS
+            current = self.store.get_run(run_id) or run
+            yield frame(TaskRunEvent(event_id=None, run=run_view(current)))
+            sent_progress = False
+            while True:
+                current = self.store.get_run(run_id) or run
+                if current.status != "queued" and not sent_progress:
+                    yield "".join(frame(e) for e in _progress(current))
+                    sent_progress = True
+                if current.status in _TERMINAL:
+                    output = build_output(current, seed) if current.status == "completed" else None
+                    yield frame(TaskRunEvent(event_id=None, run=run_view(current), output=output))
+                    return
+                if anyio.current_time() >= deadline:
+                    return
+                await self._wait(deadline)
+
+        return _sse(gen())
+
+    # -- control ------------------------------------------------------------------------------
+
+    async def set_faults(self, request: Request) -> Response:
+        request.scope["sandbox.endpoint"] = "control.faults"
+        try:
+            data: Any = json.loads(await request.body() or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("faults must be a JSON object")
+            faults = Faults.from_json(data)  # pyright: ignore[reportUnknownArgumentType]
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        self.sb.set_faults(faults)
+        return JSONResponse(faults.to_json())
+
+    async def get_faults(self, request: Request) -> Response:
+        request.scope["sandbox.endpoint"] = "control.faults"
+        return JSONResponse(self.sb.fault_injector.faults.to_json())
+
+    async def reset(self, request: Request) -> Response:
+        request.scope["sandbox.endpoint"] = "control.reset"
+        self.sb.reset()
+        return JSONResponse({"reset": True})
+
+    async def stats(self, request: Request) -> Response:
+        request.scope["sandbox.endpoint"] = "control.stats"
+        return JSONResponse(self.sb.stats_json())
+
+    async def clock(self, request: Request) -> Response:
+        request.scope["sandbox.endpoint"] = "control.clock"
+        clock = self.sb.clock
+        if request.method == "POST":
+            if not isinstance(clock, ManualClock):
+                return JSONResponse({"error": "this sandbox runs on the system clock"}, status_code=409)
+            try:
+                data: Any = json.loads(await request.body() or b"{}")
+                seconds = float(data.get("advance", 0))
+                clock.advance(seconds)
+            except (ValueError, TypeError, AttributeError):
+                return JSONResponse({"error": 'send {"advance": SECONDS} (>= 0)'}, status_code=422)
+            self.lc.tick()
+        return JSONResponse({"now": rfc3339(clock.now()), "manual": isinstance(clock, ManualClock)})
+
+
+class _BadQuery(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _query_item(name: str, msg: str) -> list[ValidationErrorItem]:
+    return [ValidationErrorItem(loc=["query", name], msg=msg, type="value_error")]
+
+
+def _bad_processor(where: str, name: str) -> Response:
+    shown = name if len(name) <= 40 else name[:40] + "..."
+    return error_response(
+        403,
+        f"Forbidden: invalid processor in request: {where} '{shown}' is not a processor",
+        {"loc": where.split(".")},
+    )
+
+
+def _progress(run: RunRecord) -> list[Any]:
+    ts = rfc3339(run.start_at)
+    events: list[Any] = [
+        TaskRunProgressMessageEvent(
+            type="task_run.progress_msg.plan", message="Sandbox: planning a synthetic answer.", timestamp=ts
+        ),
+        TaskRunProgressMessageEvent(
+            type="task_run.progress_msg.search",
+            message="Sandbox: searching example.com (synthetic).",
+            timestamp=ts,
+        ),
+    ]
+    for call in run.tool_calls or []:
+        events.append(
+            TaskRunProgressMessageEvent(
+                type="task_run.progress_msg.tool_call",
+                message=f"Called MCP tool {call.get('tool_name')} on {call.get('server_name')}.",
+                timestamp=ts,
+            )
+        )
+    done = run.status in _TERMINAL
+    events.append(
+        TaskRunProgressStatsEvent(
+            progress_meter=100.0 if done else 50.0,
+            source_stats=SourceStats(
+                num_sources_considered=3,
+                num_sources_read=3 if done else 1,
+                sources_read_sample=["https://example.com/sandbox"],
+            ),
+        )
+    )
+    return events
+
+
+def build_app(sandbox: Sandbox) -> Starlette:
+    api = Api(sandbox)
+    ep = api.endpoint
+    routes: list[Route] = []
+    for prefix in ("/v1", "/v1beta"):
+        routes += [
+            Route(f"{prefix}/tasks/groups", ep("create_group", api.create_group), methods=["POST"]),
+            Route(f"{prefix}/tasks/groups/{{group_id}}", ep("get_group", api.get_group), methods=["GET"]),
+            Route(f"{prefix}/tasks/groups/{{group_id}}/runs", ep("add_runs", api.add_runs), methods=["POST"]),
+            Route(
+                f"{prefix}/tasks/groups/{{group_id}}/runs", ep("group_runs", api.group_runs), methods=["GET"]
+            ),
+            Route(
+                f"{prefix}/tasks/groups/{{group_id}}/events",
+                ep("group_events", api.group_events),
+                methods=["GET"],
+            ),
+            Route(
+                f"{prefix}/tasks/groups/{{group_id}}/runs/{{run_id}}",
+                ep("group_run", api.group_run),
+                methods=["GET"],
+            ),
+            Route(f"{prefix}/tasks/runs", ep("create_run", api.create_run), methods=["POST"]),
+            Route(f"{prefix}/tasks/runs/{{run_id}}", ep("get_run", api.get_run), methods=["GET"]),
+            Route(f"{prefix}/tasks/runs/{{run_id}}/input", ep("run_input", api.run_input), methods=["GET"]),
+            Route(
+                f"{prefix}/tasks/runs/{{run_id}}/result", ep("run_result", api.run_result), methods=["GET"]
+            ),
+            Route(
+                f"{prefix}/tasks/runs/{{run_id}}/events", ep("run_events", api.run_events), methods=["GET"]
+            ),
+        ]
+    routes += [
+        Route("/_sandbox/faults", api.set_faults, methods=["POST"]),
+        Route("/_sandbox/faults", api.get_faults, methods=["GET"]),
+        Route("/_sandbox/reset", api.reset, methods=["POST"]),
+        Route("/_sandbox/stats", api.stats, methods=["GET"]),
+        Route("/_sandbox/clock", api.clock, methods=["GET", "POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+class EdgeMiddleware:
+    """Outermost ASGI layer: one log line and one stats entry per request, and a real drop.
+
+    Under uvicorn a drop closes the socket before any response byte (what a crashed server or a
+    cut connection looks like to the client); in process the transport provides its own drop.
+    """
+
+    def __init__(self, app: Starlette, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sb = sandbox
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extensions = scope.setdefault("extensions", {})
+        if "sandbox.drop" not in extensions:
+            extensions["sandbox.drop"] = _socket_drop(send, receive)
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            endpoint = str(scope.get("sandbox.endpoint", "other"))
+            outcome = str(scope.get("sandbox.status", status[0] if status else "aborted"))
+            self.sb.stats.request(endpoint, outcome)
+            log.info(
+                "%s %s %s %.1fms",
+                scope.get("method", "?"),
+                scope.get("path", "?"),
+                outcome,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _socket_drop(send: Any, receive: Any) -> Callable[[], Awaitable[None]]:
+    async def drop() -> None:
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
+        if transport is not None and hasattr(transport, "close"):
+            transport.close()
+            with anyio.move_on_after(5):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            return
+        # Not uvicorn's h11 cycle: promise a body and never send it; the server cuts the connection.
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+
+    return drop
