@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,9 @@ from ._status import next_step_for, summarize
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 MAX_FAILURES_SHOWN = 20
+RETRY_OF_KEY = "retry_of"
+"""Metadata key naming the failed run a retried input replaces."""
+RETRY_CALL_KEY = "retry_failed_runs"
 
 
 @dataclass
@@ -190,8 +192,8 @@ async def retry_failed(
     report: Progress,
     notice: str | None,
 ) -> RetryResult:
-    """Add every failed run's input again to the same group, idempotently (the call key is derived
-    from the set of failed runs, so repeating this call adds nothing twice)."""
+    """Add every failed run's input again to the same group, idempotently: each retried input
+    carries the failed run's id, so repeating this call adds nothing twice."""
     if processor is not None and wire.get_processor(processor) is None:
         raise ArgumentProblem([unknown_processor_problem(processor, "processor")])
     failed_ids: list[str] = []
@@ -203,6 +205,9 @@ async def retry_failed(
                 continue
             failed_ids.append(event.run.run_id)
             meta = {k: v for k, v in (event.input.metadata or {}).items() if k != RESERVED_METADATA_KEY}
+            # The failed run's id makes each retry its own input: retrying the same failed run
+            # again adds nothing, while a retry that fails in turn can itself be retried.
+            meta[RETRY_OF_KEY] = event.run.run_id
             inputs.append(
                 event.input.model_copy(
                     update={"metadata": meta or None, "processor": processor or event.input.processor}
@@ -217,12 +222,11 @@ async def retry_failed(
             next_step=f"No failed runs. Call get_task_group_status(task_group_id='{group_id}').",
             notice=notice,
         )
-    key = "retry:" + hashlib.sha256(",".join(sorted(failed_ids)).encode()).hexdigest()[:16]
 
     async def on_progress(done: int, total: int) -> None:
         await report(float(done), float(total), f"resubmitted {done}/{total} failed inputs")
 
-    result = await client.submit(group_id, inputs, call_key=key, on_progress=on_progress)
+    result = await client.submit(group_id, inputs, call_key=RETRY_CALL_KEY, on_progress=on_progress)
     return RetryResult(
         task_group_id=group_id,
         failed_found=len(inputs),

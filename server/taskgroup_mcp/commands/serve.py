@@ -1,0 +1,71 @@
+"""``taskgroup-mcp`` / ``taskgroup-mcp serve``: the MCP server over stdio (what desktop clients
+launch), against the real API or, with ``--sandbox``, the embedded sandbox.
+
+On stdio, stdout belongs to the protocol: every log line goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import anyio
+
+from taskgroup_mcp.config import Settings
+from taskgroup_mcp.tools import build_server, install_log_redaction
+
+from ._wiring import open_backend
+
+__all__ = ["run", "settings_from_args"]
+
+logger = logging.getLogger("taskgroup_mcp.serve")
+_PINNED = ("mcp", "httpx", "httpx2", "httpcore", "uvicorn", "parallel")
+"""Loggers that print request bodies or headers at DEBUG: never below INFO."""
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Environment settings with the command-line flags layered on top."""
+    return Settings.from_env(
+        sandbox=getattr(args, "sandbox", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        insecure_no_auth=getattr(args, "insecure_no_auth", None),
+        log_level=getattr(args, "log_level", None),
+        log_format=getattr(args, "log_format", None),
+    )
+
+
+def _configure_stdio_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "stream", None) is sys.stderr for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in _PINNED:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    install_log_redaction()
+
+
+async def serve_stdio(settings: Settings) -> None:
+    async with open_backend(settings) as backend:
+        server = build_server(backend.settings, backend.client_factory)
+        logger.info(
+            "serving MCP over stdio against %s", "the embedded sandbox (synthetic data)" if settings.sandbox else
+            settings.parallel_base_url,
+        )  # fmt: skip
+        await server.run_stdio_async()
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if getattr(args, "transport", "stdio") == "http":
+        from taskgroup_mcp.commands import http  # the HTTP transport (issue 6) owns this branch
+
+        return int(http.run(args) or 0)  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
+    _configure_stdio_logging(settings.log_level)
+    if not settings.sandbox and not settings.api_key_configured:
+        logger.warning("no PARALLEL_API_KEY: every tool will explain how to set it or use --sandbox")
+    anyio.run(serve_stdio, settings)
+    return 0
