@@ -16,6 +16,7 @@ finish for ``shutdown_grace_seconds``.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -23,6 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import httpx2
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -40,7 +42,10 @@ from starlette.types import ASGIApp
 
 from taskgroup_mcp.commands._http_auth import AuthSetupError, StaticTokenVerifier
 from taskgroup_mcp.commands._http_guard import API_KEY_HEADER, McpGuard, RequestLogMiddleware
+from taskgroup_mcp.commands._http_logs import configure_logging
+from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.tools import build_server, install_log_redaction
 
 __all__ = [
     "API_KEY_HEADER",
@@ -48,9 +53,13 @@ __all__ = [
     "HttpSetupError",
     "ReadyCheck",
     "build_http_app",
+    "check_http_settings",
     "http_settings",
     "is_loopback",
+    "run",
     "run_http",
+    "serve_http",
+    "upstream_ready_check",
 ]
 
 logger = logging.getLogger("taskgroup_mcp.http")
@@ -221,8 +230,47 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     )
 
 
+def check_http_settings(settings: Settings) -> None:
+    """Raise ``HttpSetupError`` for settings the HTTP transport refuses (before anything starts)."""
+    try:
+        _verifier(settings)
+    except AuthSetupError as exc:
+        raise HttpSetupError(str(exc)) from None
+
+
+def upstream_ready_check(
+    settings: Settings, transport: httpx2.AsyncBaseTransport | None = None
+) -> ReadyCheck:
+    """True when the API (or the sandbox behind ``transport``) answers an HTTP request below 500.
+
+    One GET of a group that does not exist, without a key: a 404 or 401 proves the API answers,
+    and no secret is involved.
+    """
+    url = f"{settings.parallel_base_url}/{settings.api_prefix}/tasks/groups/tgrp_readiness_probe"
+
+    async def ready() -> bool:
+        async with httpx2.AsyncClient(transport=transport, timeout=READY_TIMEOUT_SECONDS) as http:
+            response = await http.get(url)
+        return response.status_code < 500
+
+    return ready
+
+
+async def serve_http(settings: Settings) -> int:
+    """Open the backend (real API or sandbox), build the server, and serve until SIGTERM/SIGINT."""
+    settings = http_settings(settings)
+    check_http_settings(settings)
+    async with open_backend(settings) as backend:
+        server = build_server(backend.settings, backend.client_factory)
+        transport = backend.sandbox.transport if backend.sandbox is not None else None
+        ready = upstream_ready_check(backend.settings, transport)
+        app = build_http_app(backend.settings, server, ready_check=ready)
+        await uvicorn.Server(uvicorn_config(app, settings)).serve()
+    return 0
+
+
 def run_http(settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCheck | None = None) -> int:
-    """Serve until SIGINT/SIGTERM; 2 when the settings are refused (the reason is logged)."""
+    """Serve ``server`` until SIGINT/SIGTERM; 2 when the settings are refused (the reason is logged)."""
     try:
         app = build_http_app(settings, server, ready_check=ready_check)
     except HttpSetupError as exc:
@@ -230,3 +278,17 @@ def run_http(settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCh
         return 2
     uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """``taskgroup-mcp serve --transport http``: 0 after a clean shutdown, 2 for refused settings."""
+    from taskgroup_mcp.commands.serve import settings_from_args
+
+    settings = http_settings(settings_from_args(args))
+    configure_logging(settings.log_level, settings.log_format)
+    install_log_redaction()
+    try:
+        return anyio.run(serve_http, settings)
+    except HttpSetupError as exc:
+        logger.error("%s", exc)
+        return 2

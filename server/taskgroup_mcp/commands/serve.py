@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "transport", "stdio") == "http":
         from taskgroup_mcp.commands import http  # the HTTP transport (issue 6) owns this branch
 
-        return int(http.run(args) or 0)  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType, reportUnknownArgumentType]
+        return http.run(args)
     _configure_stdio_logging(settings.log_level)
     if not settings.sandbox and not settings.api_key_configured:
         logger.warning("no PARALLEL_API_KEY: every tool will explain how to set it or use --sandbox")
