@@ -97,14 +97,33 @@ class _Reconciler:
         self._lock = anyio.Lock()
         self._last_start = float("-inf")
         self._last: dict[str, list[str]] = {}
+        self._idle: anyio.Event | None = None
+        self.in_flight = 0
         self.scans = 0
 
+    def begin(self) -> None:
+        """A run-creating request is about to be sent."""
+        self.in_flight += 1
+
+    def end(self) -> None:
+        """A run-creating request has its outcome (whatever it is)."""
+        self.in_flight -= 1
+        if self.in_flight == 0 and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
     async def scan_after(self, not_before: float) -> dict[str, list[str]]:
+        """A scan of the group that started after ``not_before`` and after a moment with no
+        request in flight: one scan then serves every chunk waiting to reconcile."""
         now = anyio.current_time()
         if now < not_before:
             await anyio.sleep(not_before - now)
+        while self.in_flight:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
         async with self._lock:
-            if self._last_start >= not_before:
+            if self.scans and self._last_start >= not_before:
                 return self._last
             start = anyio.current_time()
             found = await self._client.scan_group_runs(self._group_id, RESERVED_METADATA_KEY)
@@ -226,6 +245,7 @@ class _Submission:
                 await client.pacer.acquire(len(pending))
                 self.requests_sent += 1
                 attempts += 1
+                self.reconciler.begin()
                 try:
                     await client.add_runs(
                         self.group_id,
@@ -237,6 +257,10 @@ class _Submission:
                     last_exc = exc
                     outcome = classify(exc)
                 else:
+                    outcome = None
+                finally:
+                    self.reconciler.end()
+                if outcome is None or last_exc is None:
                     client.retry_budget.refund()
                     self.landed.update(pending)
                     await self._progress(len(pending))

@@ -1,0 +1,170 @@
+"""submit(): every input becomes exactly one run, under faults, repeats and interruptions."""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+import pytest
+
+from conftest import FAST_BACKOFF, cid_counts, inputs, sandbox_client
+from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.sandbox import Faults
+from taskgroup_mcp.wire import RunInput, Webhook
+
+FAULT_MIX = Faults(drop_after_commit=0.2, fail_before_commit=0.1, throttle=0.05, retry_after=0)
+SEEDS = range(20)
+
+
+async def _submit_under_fault_mix(seed: int, chunk_size: int, n: int) -> None:
+    async with sandbox_client(FAULT_MIX, seed=seed, chunk_size=chunk_size) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(60):
+            result = await client.submit(group.taskgroup_id, inputs(n))
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == n
+        assert set(counts) == set(result.cids) and len(result.cids) == n
+        assert max(counts.values()) == 1
+        assert result.ok and result.added == n and not result.duplicates
+        assert set(result.run_ids) == set(result.cids)
+        assert sb.stats.faults["drop_after_commit"] + sb.stats.faults["fail_before_commit"] > 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_ten_thousand_inputs_in_chunks_of_1000_land_exactly_once_under_the_fault_mix(seed: int) -> None:
+    await _submit_under_fault_mix(seed, 1_000, 10_000)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_ten_chunks_of_250_land_exactly_once_under_the_fault_mix(seed: int) -> None:
+    await _submit_under_fault_mix(seed, 250, 2_500)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("TASKGROUP_MCP_LONG_TESTS"), reason="long profile: make test-long")
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_ten_thousand_inputs_in_chunks_of_250_land_exactly_once_under_the_fault_mix(seed: int) -> None:
+    await _submit_under_fault_mix(seed, 250, 10_000)
+
+
+LATE = Faults(drop_after_commit=0.5, commit_delay_ms=300)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seed", range(3))
+async def test_a_settle_window_longer_than_the_commit_delay_creates_no_duplicates(seed: int) -> None:
+    async with sandbox_client(LATE, seed=seed, chunk_size=100, settle_seconds=0.45) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            result = await client.submit(group.taskgroup_id, inputs(1_000))
+        assert result.ambiguous > 0
+        await anyio.sleep(LATE.commit_delay_ms / 1000)  # let every late commit become visible
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == 1_000 and max(counts.values()) == 1
+        assert result.ok
+
+
+@pytest.mark.anyio
+async def test_with_no_settle_window_the_same_late_commits_are_seen_as_duplicates() -> None:
+    async with sandbox_client(LATE, seed=0, chunk_size=100, settle_seconds=0.0) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            result = await client.submit(group.taskgroup_id, inputs(1_000))
+        await anyio.sleep(LATE.commit_delay_ms / 1000)
+        counts = cid_counts(sb, group.taskgroup_id)
+        duplicated = [cid for cid, n in counts.items() if n > 1]
+        assert duplicated, "the mutation check must create duplicates the test can see"
+        assert sum(counts.values()) > 1_000
+        # The client's own audit of the group, once the late commits are visible, sees them too.
+        again = await client.submit(group.taskgroup_id, inputs(1_000))
+        assert set(again.duplicates) == set(duplicated)
+        assert again.added == 0 and again.requests_sent == 0
+        assert result.requests_sent > 10
+
+
+@pytest.mark.anyio
+async def test_a_422_chunk_is_sent_once_and_reported_while_the_other_chunks_land() -> None:
+    batch = inputs(1_000)
+    # An event type the API does not know: valid JSON the client sends as is, refused by the API.
+    batch[437] = RunInput(
+        input="bad webhook",
+        processor="lite",
+        webhook=Webhook.model_construct(url="https://hooks.example.com/x", event_types=["task_run.nope"]),
+    )
+    async with sandbox_client(Faults(), chunk_size=250) as (sb, client):
+        group = await client.create_task_group()
+        result = await client.submit(group.taskgroup_id, batch)
+        add_requests = sb.stats.requests["add_runs"]
+        assert result.requests_sent == 4 and sum(add_requests.values()) == 4
+        assert len(result.failed) == 250
+        assert {f.index for f in result.failed} == set(range(250, 500))
+        named = [f for f in result.failed if f.field is not None]
+        assert [f.index for f in named] == [437]
+        assert named[0].field is not None and named[0].field.startswith("inputs.437.webhook")
+        assert all(f.status_code == 422 and not f.retryable for f in result.failed)
+        assert result.added == 750
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == 750 and max(counts.values()) == 1
+
+
+@pytest.mark.anyio
+async def test_repeating_a_completed_submit_adds_nothing() -> None:
+    async with sandbox_client(FAULT_MIX, seed=3, chunk_size=250) as (sb, client):
+        group = await client.create_task_group()
+        first = await client.submit(group.taskgroup_id, inputs(2_000))
+        second = await client.submit(group.taskgroup_id, list(reversed(inputs(2_000))))
+        assert first.ok and second.ok
+        assert second.added == 0 and second.already_present == 2_000 and second.requests_sent == 0
+        assert second.run_ids == first.run_ids
+        assert sum(cid_counts(sb, group.taskgroup_id).values()) == 2_000
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stop_after", [1, 1_500, 3_000])
+async def test_a_submit_killed_mid_batch_and_repeated_ends_with_one_run_per_input(stop_after: int) -> None:
+    batch = inputs(5_000)
+    async with sandbox_client(FAULT_MIX, seed=stop_after, chunk_size=250) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.CancelScope() as scope:
+
+            async def progress(done: int, total: int) -> None:
+                if done >= stop_after:
+                    scope.cancel()
+
+            await client.submit(group.taskgroup_id, batch, on_progress=progress)
+        assert scope.cancelled_caught
+        landed = sum(cid_counts(sb, group.taskgroup_id).values())
+        assert 0 < landed < 5_000
+        # A new process: another client (no memory of the first), the same call.
+        async with ParallelClient(
+            api_key="test-key",
+            base_url="http://sandbox",
+            transport=sb.transport,
+            settle_seconds=0.0,
+            runs_per_minute=10**9,
+            chunk_size=250,
+            backoff=FAST_BACKOFF,
+        ) as fresh:
+            with anyio.fail_after(30):
+                result = await fresh.submit(group.taskgroup_id, batch)
+        assert result.ok and result.already_present == landed and result.added == 5_000 - landed
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == 5_000 and max(counts.values()) == 1
+
+
+@pytest.mark.anyio
+async def test_progress_reaches_the_total_and_never_goes_back() -> None:
+    seen: list[tuple[int, int]] = []
+
+    async def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+
+    async with sandbox_client(FAULT_MIX, seed=5, chunk_size=100) as (_, client):
+        group = await client.create_task_group()
+        result = await client.submit(group.taskgroup_id, inputs(1_000), on_progress=progress)
+    assert result.ok
+    assert seen[-1] == (1_000, 1_000)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
