@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -623,7 +624,7 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
         path = export_path(app_state(ctx).settings.export_dir, name)
         if path is None:
             raise ToolError(f"No export named '{name[:80]}'. Call export_task_group_results first.")
-        return path.read_text(encoding="utf-8")
+        return await anyio.Path(path).read_text(encoding="utf-8")
 
     server.prompt(name="plan_fan_out", title="Plan a fan-out research job")(plan_fan_out)
     logger.debug("built %s with %d tools (sandbox=%s)", SERVER_NAME, len(TOOLS), settings.sandbox)

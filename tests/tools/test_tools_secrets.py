@@ -1,0 +1,173 @@
+"""Forwarding policy and secret canaries, end to end through the MCP client and the sandbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from pydantic import SecretStr
+
+from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
+from taskgroup_mcp.config import Settings
+from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
+from taskgroup_mcp.tools import build_server
+
+pytestmark = pytest.mark.anyio
+
+HEADER_CANARY = "CANARY-hdr-0b1c2d3e4f5a"
+ENV_CANARY = "CANARY-env-9a8b7c6d5e4f"
+KEY_CANARY = "CANARY-key-1f2e3d4c5b6a"
+
+
+def _texts(result: Any) -> str:
+    parts = [getattr(c, "text", "") or str(getattr(c, "uri", "")) for c in result.content]
+    return "\n".join(parts) + json.dumps(result.structured_content or {})
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        {"url": "http://mcp.example.com/mcp"},
+        {"url": "https://10.0.0.7/mcp"},
+        {"url": "https://169.254.169.254/latest"},
+        {"url": "https://[::1]:8443/mcp"},
+        {"url": "https://0x7f000001/mcp"},
+        {"url": "https://user:secret@mcp.example.com/mcp"},
+    ],
+)
+async def test_a_rejected_mcp_url_is_an_error_naming_the_field_and_no_run_is_created(
+    tmp_path: Path, server: dict[str, Any]
+) -> None:
+    # The real API's policy (not the sandbox's loopback allowance) with the sandbox behind it.
+    settings = Settings.from_env({}, parallel_api_key="k-123456", export_dir=tmp_path)
+    sandbox = Sandbox(SandboxConfig(speed=2000.0))
+    async with sandbox:
+        factory = lambda: ParallelClient.from_settings(  # noqa: E731
+            settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL}), transport=sandbox.transport
+        )
+        async with Client(build_server(settings, factory)) as client:
+            gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]  # type: ignore[index]
+            for args in (
+                {"task_group_id": gid, "inputs": ["q"], "mcp_servers": [server]},
+                {"task_group_id": gid, "inputs": ["q", "r"], "runs": [{"index": 1, "mcp_servers": [server]}]},
+            ):
+                result = await client.call_tool("add_runs", args)
+                assert result.is_error
+                text = result.content[0].text  # type: ignore[union-attr]
+                assert "mcp_servers[0].url" in text
+                assert "secret" not in text.replace("secrets", "")
+            too_many = [{"url": f"https://m{i}.example.com/mcp"} for i in range(11)]
+            result = await client.call_tool(
+                "add_runs", {"task_group_id": gid, "inputs": ["q"], "mcp_servers": too_many}
+            )
+            assert result.is_error and "mcp_servers:" in result.content[0].text  # type: ignore[union-attr]
+    assert sandbox.store.counts()[1] == 0
+    sandbox.close()
+
+
+async def test_canary_header_values_and_api_key_appear_in_no_result_log_or_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TGMCP_TEST_TOKEN", ENV_CANARY)
+    settings = Settings.from_env(
+        {},
+        parallel_api_key=KEY_CANARY,
+        export_dir=tmp_path,
+        allow_http_mcp_urls=True,
+        allow_private_mcp_urls=True,
+    )
+    sandbox = Sandbox(SandboxConfig(speed=2000.0))
+    seen: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    async with sandbox:
+
+        def factory() -> ParallelClient:
+            return ParallelClient.from_settings(
+                settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL}),
+                transport=sandbox.transport,
+            )
+
+        async with Client(build_server(settings, factory)) as client:
+            servers = [
+                {
+                    "url": "http://127.0.0.1:9/mcp",
+                    "name": "lit",
+                    "headers": {"Authorization": f"Bearer {HEADER_CANARY}"},
+                },
+                {"url": "http://127.0.0.1:9/mcp", "name": "env", "headers": {"X-Key": "${TGMCP_TEST_TOKEN}"}},
+            ]
+            fan = await client.call_tool(
+                "fan_out",
+                {"inputs": ["a", "b"], "output": "one line", "mcp_servers": servers, "wait_seconds": 20},
+            )
+            seen.append(_texts(fan))
+            gid = fan.structured_content["task_group_id"]  # type: ignore[index]
+            page = await client.call_tool(
+                "get_task_group_results",
+                {"task_group_id": gid, "include_input": True, "include_basis": "all"},
+            )
+            seen.append(_texts(page))
+            run_id = page.structured_content["items"][0]["run_id"]  # type: ignore[index]
+            seen.append(
+                _texts(await client.call_tool("get_task_run", {"run_id": run_id, "include_tool_calls": True}))
+            )
+            export = await client.call_tool(
+                "export_task_group_results", {"task_group_id": gid, "format": "csv"}
+            )
+            seen.append(_texts(export))
+            seen.append(await anyio.Path(export.structured_content["path"]).read_text())  # type: ignore[index]
+            # Wrongly typed and invalid arguments carrying the canary.
+            for args in (
+                {
+                    "task_group_id": gid,
+                    "inputs": ["x"],
+                    "mcp_servers": [{"url": HEADER_CANARY, "headers": {"A": HEADER_CANARY}}],
+                },
+                {
+                    "task_group_id": gid,
+                    "inputs": ["x"],
+                    "mcp_servers": [{"url": "https://x.example.com", "headers": {"A": [HEADER_CANARY]}}],
+                },
+                {
+                    "task_group_id": gid,
+                    "inputs": ["x"],
+                    "mcp_servers": [
+                        {
+                            "url": "https://x.example.com",
+                            "headers": {"A": HEADER_CANARY},
+                            "bogus": HEADER_CANARY,
+                        }
+                    ],
+                },
+                {"task_group_id": HEADER_CANARY, "inputs": 7, "mcp_servers": {"headers": HEADER_CANARY}},
+            ):
+                result = await client.call_tool("add_runs", args)
+                assert result.is_error
+                seen.append(_texts(result))
+        # A 401 from the API: the key must not be in the error either.
+        sandbox_strict = Sandbox(SandboxConfig(speed=2000.0, api_key="the-right-key-000"))
+        async with sandbox_strict:
+
+            def strict_factory() -> ParallelClient:
+                return ParallelClient.from_settings(
+                    settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL}),
+                    transport=sandbox_strict.transport,
+                )
+
+            async with Client(build_server(settings, strict_factory)) as client:
+                denied = await client.call_tool("create_task_group", {})
+                assert denied.is_error and "401" in denied.content[0].text  # type: ignore[union-attr]
+                seen.append(_texts(denied))
+        sandbox_strict.close()
+    sandbox.close()
+    everything = "\n".join(seen) + "\n" + caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
+    for canary in (HEADER_CANARY, ENV_CANARY, KEY_CANARY):
+        for i in range(len(canary) - 8):
+            assert canary[i : i + 9] not in everything, f"part of {canary[:10]}... leaked"
+    assert SecretStr(KEY_CANARY).get_secret_value() == KEY_CANARY  # the canary really was in play
