@@ -6,8 +6,8 @@ import os
 
 import anyio
 import pytest
+from client_harness import FAST_BACKOFF, cid_counts, inputs, sandbox_client
 
-from conftest import FAST_BACKOFF, cid_counts, inputs, sandbox_client
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.sandbox import Faults
 from taskgroup_mcp.wire import RunInput, Webhook

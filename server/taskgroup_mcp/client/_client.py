@@ -311,7 +311,9 @@ class ParallelClient:
             except ParallelError as exc:
                 if not exc.retryable or failures >= self.max_retries:
                     raise
-                if not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
+                # A stream that delivered events before it broke resumes for free; reconnects
+                # that make no progress are paid from the retry budget.
+                if not got_any and not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
                 delay = self.backoff.delay(failures, retry_after, self._rng)
