@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import signal
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
@@ -217,6 +219,24 @@ def build_http_app(
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, minus one habit: after a graceful shutdown on SIGTERM/SIGINT it re-raises the
+    signal, which would end the process before the backend (sandbox, HTTP pool) closes. Here the
+    signal ends serving, cleanup runs, and the command exits 0."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
 def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -265,7 +285,7 @@ async def serve_http(settings: Settings) -> int:
         transport = backend.sandbox.transport if backend.sandbox is not None else None
         ready = upstream_ready_check(backend.settings, transport)
         app = build_http_app(backend.settings, server, ready_check=ready)
-        await uvicorn.Server(uvicorn_config(app, settings)).serve()
+        await _Server(uvicorn_config(app, settings)).serve()
     return 0
 
 
@@ -276,7 +296,7 @@ def run_http(settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCh
     except HttpSetupError as exc:
         logger.error("%s", exc)
         return 2
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    _Server(uvicorn_config(app, settings)).run()
     return 0
 
 
