@@ -12,7 +12,8 @@ from taskgroup_mcp.commands._demo_facts import COMPANIES, build_facts_server, lo
 def test_a_company_named_anywhere_in_the_query_is_found_case_blind() -> None:
     facts = lookup("When was KESTREL aerospace founded, and where is it based?")
     assert facts is not None and facts.company == "Kestrel Aerospace"
-    assert "invented" in facts.note
+    assert facts.sentence().startswith("Kestrel Aerospace: founded ")
+    assert facts.sentence().endswith("(invented demo data)")
 
 
 def test_the_same_company_always_gets_the_same_facts() -> None:
@@ -31,12 +32,13 @@ def test_every_company_gets_plausible_facts() -> None:
 
 
 @pytest.mark.anyio
-async def test_the_lookup_tool_answers_in_memory_with_structured_facts() -> None:
+async def test_the_lookup_tool_answers_in_memory_with_one_line_of_facts() -> None:
+    facts = lookup("Orchid Pharma")
+    assert facts is not None
     async with Client(build_facts_server()) as client:
         result = await client.call_tool("lookup_company", {"query": "Who runs Orchid Pharma?"})
         assert not result.is_error
-        assert result.structured_content is not None
-        assert result.structured_content["company"] == "Orchid Pharma"
+        assert result.structured_content == {"result": facts.sentence()}
         missing = await client.call_tool("lookup_company", {"query": "Globex"})
         assert missing.is_error and "No record" in str(missing.content)
 
@@ -52,4 +54,4 @@ async def test_the_served_tool_answers_over_streamable_http_on_loopback(mode: st
                 assert tools == ["lookup_company"]
                 result = await client.call_tool("lookup_company", {"query": "Zephyr Airlines"})
                 assert result.structured_content is not None
-                assert result.structured_content["company"] == "Zephyr Airlines"
+                assert str(result.structured_content["result"]).startswith("Zephyr Airlines: founded")

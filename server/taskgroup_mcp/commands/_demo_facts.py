@@ -58,19 +58,23 @@ COMPANIES: tuple[str, ...] = (
     "Zephyr Airlines",
 )
 
+INVENTED = "(invented demo data)"
 _CITIES = ("Lisbon", "Oslo", "Austin", "Nairobi", "Osaka", "Toronto", "Lyon", "Pune", "Denver", "Tallinn")
-_SECTORS = ("robotics", "analytics", "health care", "food", "energy", "logistics", "security", "biotech")
 
 
 class CompanyFacts(BaseModel):
-    """What the lookup tool answers: invented facts, marked as such."""
+    """Invented facts about one fictional company."""
 
     company: str
     founded_year: int
     headquarters: str
     employees: int
-    sector: str
-    note: str = Field(default="Synthetic demo data: this company and these facts are invented.")
+
+    def sentence(self) -> str:
+        return (
+            f"{self.company}: founded {self.founded_year} in {self.headquarters}, "
+            f"{self.employees:,} employees {INVENTED}"
+        )
 
 
 def lookup(query: str) -> CompanyFacts | None:
@@ -84,7 +88,6 @@ def lookup(query: str) -> CompanyFacts | None:
                 founded_year=1950 + digest[0] % 70,
                 headquarters=_CITIES[digest[1] % len(_CITIES)],
                 employees=50 + int.from_bytes(digest[2:4], "big") % 20_000,
-                sector=_SECTORS[digest[4] % len(_SECTORS)],
             )
     return None
 
@@ -103,12 +106,12 @@ def build_facts_server() -> MCPServer:
     )
     async def lookup_company(  # pyright: ignore[reportUnusedFunction]
         query: str = Field(description="Text that names the company, e.g. a research question"),
-    ) -> CompanyFacts:
-        """Founding year, headquarters, head count and sector of a company named in the query."""
+    ) -> str:
+        """Founding year, headquarters and head count of a company named in the query, in one line."""
         facts = lookup(query)
         if facts is None:
             raise ToolError(f"No record for that company. Known companies: {', '.join(COMPANIES)}.")
-        return facts
+        return facts.sentence()
 
     return server
 

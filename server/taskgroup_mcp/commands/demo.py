@@ -13,6 +13,7 @@ This is a user-facing command: its output is written to stdout on purpose.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ from typing import Any, TextIO
 import anyio
 from mcp import Client
 
-from ._demo_facts import COMPANIES, serve_facts_server
+from ._demo_facts import COMPANIES, INVENTED, serve_facts_server
 from ._stdio import ToolFailed, connect, log_tail, server_parameters, structured
 from ._terminal import ProgressLine, clip, table
 
@@ -35,19 +36,29 @@ DEMO_SPEED = 15.0
 PAGE_SIZE = 10
 WAIT_WINDOW_SECONDS = 20.0
 QUESTION = (
-    "When was {company} founded, where is it headquartered, how many people work there, "
-    "and which sector is it in? Use the company-facts lookup."
+    "What are the key facts about {company} (founding year, headquarters, head count), which sector is it "
+    "in, is it publicly listed, and how large is it? Use the company-facts lookup."
 )
 OUTPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "company": {"type": "string", "description": "the company's name"},
-        "founded_year": {"type": "integer", "description": "year the company was founded"},
-        "headquarters": {"type": "string", "description": "city of the headquarters"},
-        "employees": {"type": "integer", "description": "number of employees"},
-        "sector": {"type": "string", "description": "the company's main sector"},
+        "facts": {
+            "type": "string",
+            "description": "founding year, headquarters and head count, as the company-facts lookup gives them",
+        },
+        "sector": {
+            "type": "string",
+            "enum": ["software", "hardware", "health", "energy", "finance", "consumer", "industrial"],
+            "description": "the company's main sector",
+        },
+        "publicly_listed": {"type": "boolean", "description": "whether its shares trade on an exchange"},
+        "size": {
+            "type": "string",
+            "enum": ["1-50", "51-500", "501-5000", "5000+"],
+            "description": "head-count band",
+        },
     },
-    "required": ["company", "founded_year", "headquarters", "employees", "sector"],
+    "required": ["facts", "sector", "publicly_listed", "size"],
     "additionalProperties": False,
 }
 SYNTHETIC = (
@@ -206,7 +217,8 @@ async def _drive(
         calls: list[dict[str, Any]] = run.get("mcp_tool_calls") or []
         report.tool_calls.extend({"run_id": item["run_id"], **call} for call in calls)
     out.step(7, f"The tool calls the remote runs made (get_task_run): {len(report.tool_calls)} in total")
-    out.block(_tool_calls_table(report.tool_calls))
+    companies = {str(item["run_id"]): _company(item) for item in report.results}
+    out.block(_tool_calls_table(report.tool_calls, companies))
 
     exported = await _call(
         client, "export_task_group_results", {"task_group_id": report.task_group_id, "format": "csv"}
@@ -226,40 +238,68 @@ async def _drive(
     return report
 
 
+def _company(item: Mapping[str, Any]) -> str:
+    """The company a result is about: the first part of its input key ("company | question")."""
+    return str(item.get("key", "")).split(" | ", 1)[0]
+
+
+def _facts(text: str) -> str:
+    """A facts answer without the company's name and the markers (the banner says it is synthetic)."""
+    for marker in (" (via MCP tool; sandbox)", " " + INVENTED):
+        text = text.replace(marker, "")
+    return text.split(": ", 1)[-1]
+
+
 def _results_table(items: Sequence[Mapping[str, Any]], shown: int = 12) -> list[str]:
     rows: list[list[str]] = []
     for item in items[:shown]:
         output = item.get("output")
         data: Mapping[str, Any] = output if isinstance(output, Mapping) else {}  # pyright: ignore[reportUnknownVariableType]
+        listed = data.get("publicly_listed")
         rows.append(
             [
-                str(data.get("company") or item.get("key", "")),
-                str(data.get("founded_year", "")),
-                str(data.get("headquarters", "")),
-                str(data.get("employees", "")),
+                _company(item),
+                _facts(str(data.get("facts", ""))),
                 str(data.get("sector", "")),
+                "" if listed is None else ("yes" if listed else "no"),
+                str(data.get("size", "")),
                 str(item.get("status", "")),
             ]
         )
-    lines = table(["company", "founded", "headquarters", "employees", "sector", "status"], rows, max_width=28)
+    lines = table(
+        ["company", "facts (via the MCP tool)", "sector", "listed", "size", "status"], rows, max_width=44
+    )
     if len(items) > shown:
         lines.append(f"... and {len(items) - shown} more (all of them are in the CSV export)")
     return lines
 
 
-def _tool_calls_table(calls: Sequence[Mapping[str, Any]], shown: int = 6) -> list[str]:
+def _query(arguments: Any) -> str:
+    """The ``query`` a run passed to the lookup tool (arguments arrive as a JSON string)."""
+    try:
+        parsed: Any = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except json.JSONDecodeError:
+        return str(arguments)
+    if isinstance(parsed, dict) and "query" in parsed:
+        return str(parsed["query"])  # pyright: ignore[reportUnknownArgumentType]
+    return str(arguments)
+
+
+def _tool_calls_table(
+    calls: Sequence[Mapping[str, Any]], companies: Mapping[str, str], shown: int = 6
+) -> list[str]:
     if not calls:
         return ["(none)"]
     rows = [
         [
-            str(c.get("run_id", "")),
+            companies.get(str(c.get("run_id", "")), ""),
             f"{c.get('server_name', '')}.{c.get('tool_name', '')}",
-            str(c.get("arguments", "")),
+            _query(c.get("arguments")),
             str(c.get("content") or c.get("error") or ""),
         ]
         for c in calls[:shown]
     ]
-    lines = table(["run", "tool", "arguments", "answer"], rows, max_width=34)
+    lines = table(["run for", "tool", "query argument", "answer"], rows, max_width=36)
     if len(calls) > shown:
         lines.append(f"... and {len(calls) - shown} more")
     return lines
