@@ -69,6 +69,8 @@ class Settings(BaseModel):
     wait_default_seconds: float = Field(45.0, gt=0)
     wait_max_seconds: float = Field(50.0, gt=0)
     """No tool waits longer than this (clients give up near 60 s)."""
+    progress_interval_seconds: float = Field(5.0, gt=0, le=10)
+    """A waiting tool sends a progress notification at least this often."""
     export_dir: Path = Field(default_factory=lambda: Path.home() / ".taskgroup-mcp" / "exports")
     allow_inputs_file: bool | None = None
     """None: allowed on stdio, refused over HTTP."""

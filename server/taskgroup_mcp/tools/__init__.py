@@ -3,7 +3,7 @@ and prompt. Domain logic lives in plain functions (forwarding policy, spend guar
 redaction, error mapping) that are tested without MCP.
 """
 
-from ._app import NO_KEY_MESSAGE, AppState, ClientFactory
+from ._app import NO_KEY_MESSAGE, AppState, ClientFactory, client_for
 from ._arguments import ArgumentProblem
 from ._errors import to_tool_error
 from ._forwarding import check_url, resolve_mcp_servers
@@ -33,6 +33,7 @@ __all__ = [
     "SpendRefused",
     "build_server",
     "check_url",
+    "client_for",
     "decode_cursor",
     "encode_cursor",
     "estimate",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import secrets as _secrets
+import traceback
+from typing import cast
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
@@ -45,8 +47,20 @@ def _subject(group_id: str | None, run_id: str | None) -> str:
     return "Not found. Check the id; call create_task_group to start a new group."
 
 
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one exception inside (nested) single-member exception groups, as task groups raise."""
+    current: BaseException = exc
+    while isinstance(current, BaseExceptionGroup):
+        group = cast("BaseExceptionGroup[BaseException]", current)
+        if len(group.exceptions) != 1:
+            break
+        current = group.exceptions[0]
+    return cast(BaseException, current)
+
+
 def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: str | None = None) -> ToolError:
     """The ``ToolError`` for ``exc``; the message is safe to show a model (already redacted)."""
+    exc = _unwrap(exc)
     if isinstance(exc, ToolError):
         return ToolError(SECRETS.redact_text(str(exc)))
     if isinstance(exc, ArgumentProblem | SpendRefused):
@@ -95,6 +109,7 @@ def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: st
         message = exc.message
     else:
         reference = _secrets.token_hex(4)
-        logger.error("unexpected error (reference %s)", reference, exc_info=exc)
+        detail = "".join(traceback.format_exception(exc))
+        logger.error("unexpected error (reference %s)\n%s", reference, SECRETS.redact_text(detail))
         message = f"Internal error (reference {reference}); the details are in the server log. Call again or report it."
     return ToolError(SECRETS.redact_text(message))

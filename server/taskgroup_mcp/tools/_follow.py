@@ -18,7 +18,7 @@ from ._status import summarize
 logger = logging.getLogger("taskgroup_mcp.tools")
 
 HEARTBEAT_SECONDS = 5.0
-"""Progress is reported at least this often while waiting (clients need one every <= 10 s)."""
+"""Progress is reported at least this often while waiting, by default (clients need one every <= 10 s)."""
 RECONNECT_PAUSE_SECONDS = 1.0
 
 Until = Literal["done", "change"]
@@ -71,6 +71,7 @@ async def follow_group(
     cursors: dict[str, str],
     report: Progress,
     notice: str | None,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> WaitResult:
     """Follow ``group_id``'s events until it finishes (or, with ``until='change'``, until a run
     finishes) or ``timeout`` seconds pass. Progress goes to ``report`` on every change and at
@@ -96,13 +97,13 @@ async def follow_group(
     await send(status)
     if not satisfied(status):
 
-        async def heartbeat() -> None:
+        async def beat() -> None:
             while True:
-                await anyio.sleep(HEARTBEAT_SECONDS)
+                await anyio.sleep(heartbeat)
                 await send(latest[0])
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(heartbeat)
+            tg.start_soon(beat)
             with anyio.move_on_after(max(deadline - anyio.current_time(), 0.0)):
                 while not satisfied(latest[0]):
                     remaining = deadline - anyio.current_time()

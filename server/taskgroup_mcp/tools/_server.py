@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+import re
 from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import ConfigDict, Field
@@ -47,8 +47,7 @@ from ._read import (
 from ._sanitize import SANDBOX_NOTICE, install_log_redaction
 from ._shaping import json_text
 from ._status import summarize
-from ._submit import AddRunsArgs, retry_failed
-from ._submit import add_runs as submit_runs
+from ._submit import AddRunsArgs, dry_run_answer, plan, retry_failed, submit_plan
 
 logger = logging.getLogger("taskgroup_mcp.tools")
 
@@ -223,16 +222,18 @@ async def add_runs(
         confirm_cost_usd=confirm_cost_usd,
     )
     try:
-        client = None if dry_run and state.client is None else client_for(ctx)
-        result = await submit_runs(
-            client,
-            task_group_id,
-            args,
-            state.settings,
-            inputs_file_allowed=_inputs_file_allowed(state, ctx),
-            report=_reporter(ctx),
-            notice=state.notice,
-        )
+        batch = plan(args, state.settings, inputs_file_allowed=_inputs_file_allowed(state, ctx))
+        if dry_run:
+            result = dry_run_answer(task_group_id, batch, state.notice)
+        else:
+            result = await submit_plan(
+                client_for(ctx),
+                task_group_id,
+                batch,
+                call_key=call_key,
+                report=_reporter(ctx),
+                notice=state.notice,
+            )
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     return answer(result)
@@ -279,39 +280,31 @@ async def fan_out(
     )
     gid = ""
     try:
+        # Validate and guard the spend before anything is created.
+        batch = plan(args, state.settings, inputs_file_allowed=_inputs_file_allowed(state, ctx))
         if dry_run:
-            client = None if state.client is None else client_for(ctx)
-            added = await submit_runs(
-                client, "(new group)", args, state.settings,
-                inputs_file_allowed=_inputs_file_allowed(state, ctx), report=_reporter(ctx), notice=state.notice,
-            )  # fmt: skip
+            added = dry_run_answer("", batch, state.notice)
             return answer(
                 FanOutResult(task_group_id="", added=added, next_step=added.next_step, notice=state.notice)
             )
         client = client_for(ctx)
-        # Validate and guard the spend before creating anything.
-        await submit_runs(
-            None, "(new group)", dataclasses.replace(args, dry_run=True), state.settings,
-            inputs_file_allowed=_inputs_file_allowed(state, ctx), report=_reporter(ctx), notice=None,
-        )  # fmt: skip
         group = await client.create_task_group(metadata=metadata)
         gid = group.taskgroup_id
-        added = await submit_runs(
-            client, gid, args, state.settings,
-            inputs_file_allowed=_inputs_file_allowed(state, ctx), report=_reporter(ctx), notice=state.notice,
-        )  # fmt: skip
+        added = await submit_plan(
+            client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice
+        )
         timeout = min(wait_seconds, state.settings.wait_max_seconds)
         wait: WaitResult | None = None
         page: ResultsPage | None = None
         if timeout > 0:
             wait = await follow_group(
                 client, gid, timeout=timeout, until="done", cursors=state.event_cursors,
-                report=_reporter(ctx), notice=state.notice,
+                report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
             )  # fmt: skip
             if not wait.status.active:
                 page = await results_page(
                     client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
-                    include_basis="none", include_input=False, max_tokens=max_tokens // 2 if max_tokens > 1000 else max_tokens,
+                    include_basis="none", include_input=False, max_tokens=max(MIN_MAX_TOKENS, max_tokens - 1_000),
                     notice=state.notice,
                 )  # fmt: skip
     except Exception as exc:
@@ -367,7 +360,7 @@ async def wait_for_task_group(
         client = client_for(ctx)
         result = await follow_group(
             client, task_group_id, timeout=timeout, until=until, cursors=state.event_cursors,
-            report=_reporter(ctx), notice=state.notice,
+            report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
@@ -618,10 +611,14 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
     )
     async def group_status(task_group_id: str, ctx: Context[Any, Any]) -> str:
         state = app_state(ctx)
+        if not re.fullmatch(ID_PATTERN, task_group_id):
+            raise ResourceNotFoundError(
+                "task_group_id: must be a task group id (letters, digits, '_' and '-')."
+            )
         try:
             group = await client_for(ctx).get_task_group(task_group_id)
         except Exception as exc:
-            raise to_tool_error(exc, group_id=task_group_id) from None
+            raise ResourceError(str(to_tool_error(exc, group_id=task_group_id))) from None
         return json_text(summarize(group, notice=state.notice).model_dump(mode="json", exclude_none=True))
 
     @server.resource(
@@ -630,7 +627,9 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
     async def export_file(name: str, ctx: Context[Any, Any]) -> str:
         path = export_path(app_state(ctx).settings.export_dir, name)
         if path is None:
-            raise ToolError(f"No export named '{name[:80]}'. Call export_task_group_results first.")
+            raise ResourceNotFoundError(
+                f"No export named '{name[:80]}'. Call export_task_group_results first."
+            )
         return await anyio.Path(path).read_text(encoding="utf-8")
 
     server.prompt(name="plan_fan_out", title="Plan a fan-out research job")(plan_fan_out)

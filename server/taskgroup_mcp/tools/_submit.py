@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,8 @@ from ._answer import closing
 from ._arguments import ArgumentProblem, problems_from_validation
 from ._inputs import InputValue, RunOverride, build_run_inputs, read_inputs_file, task_spec
 from ._models import Failure, RetryResult, RunsAdded
-from ._spend import SpendRefused, estimate, refusal, unknown_processor_problem
+from ._shaping import json_text
+from ._spend import Estimate, SpendRefused, estimate, refusal, unknown_processor_problem
 from ._status import next_step_for, summarize
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -114,45 +116,61 @@ def _processor_fields(run_inputs: list[wire.RunInput], args: AddRunsArgs) -> lis
     return out
 
 
-async def add_runs(
-    client: ParallelClient | None,
+@dataclass
+class Plan:
+    """A validated batch: wire inputs, the shared task spec, the estimate."""
+
+    run_inputs: list[wire.RunInput]
+    spec: wire.TaskSpec
+    estimate: Estimate
+    repeats: int
+    """Inputs identical to an earlier one in the same call (each still becomes its own run)."""
+
+
+def plan(args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool) -> Plan:
+    """Validate and estimate; unless ``dry_run``, refuse (:class:`SpendRefused`) an unconfirmed
+    batch above the spend limit. Raises :class:`ArgumentProblem` naming each bad field."""
+    run_inputs, spec = prepare(args, settings, inputs_file_allowed=inputs_file_allowed)
+    est = estimate(_processor_fields(run_inputs, args), settings)
+    if not args.dry_run:
+        reason = refusal(est, args.confirm_cost_usd)
+        if reason is not None:
+            raise SpendRefused(reason)
+    seen = Counter(json_text(run.to_wire(exclude_none=True)) for run in run_inputs)
+    return Plan(run_inputs, spec, est, sum(n - 1 for n in seen.values()))
+
+
+def dry_run_answer(group_id: str, batch: Plan, notice: str | None) -> RunsAdded:
+    est = batch.estimate
+    confirm = f" (with confirm_cost_usd={est.cost_usd:.2f})" if est.cost_usd > est.limit_usd else ""
+    return RunsAdded(
+        task_group_id=group_id,
+        added=0,
+        already_present=0,
+        duplicates_in_call=batch.repeats,
+        estimate=est,
+        dry_run=True,
+        next_step=f"Nothing was submitted. Call again without dry_run to add the runs{confirm}.",
+        notice=notice,
+    )
+
+
+async def submit_plan(
+    client: ParallelClient,
     group_id: str,
-    args: AddRunsArgs,
-    settings: Settings,
+    batch: Plan,
     *,
-    inputs_file_allowed: bool,
+    call_key: str | None,
     report: Progress,
     notice: str | None,
 ) -> RunsAdded:
-    """Validate, estimate, guard the spend, then submit exactly once. ``client`` may be None only
-    for a dry run (the estimate needs no API)."""
-    run_inputs, spec = prepare(args, settings, inputs_file_allowed=inputs_file_allowed)
-    est = estimate(_processor_fields(run_inputs, args), settings)
-    if args.dry_run:
-        return RunsAdded(
-            task_group_id=group_id,
-            added=0,
-            already_present=0,
-            estimate=est,
-            dry_run=True,
-            next_step=(
-                "Nothing was submitted. Call again without dry_run to add the runs"
-                + (f" (with confirm_cost_usd={est.cost_usd:.2f})" if est.cost_usd > est.limit_usd else "")
-                + "."
-            ),
-            notice=notice,
-        )
-    reason = refusal(est, args.confirm_cost_usd)
-    if reason is not None:
-        raise SpendRefused(reason)
-    if client is None:  # pragma: no cover - the caller resolves the client first
-        raise RuntimeError("no client")
+    """Add a planned batch exactly once and summarize what happened."""
 
     async def on_progress(done: int, total: int) -> None:
         await report(float(done), float(total), f"submitted {done}/{total} inputs")
 
     result = await client.submit(
-        group_id, run_inputs, default_task_spec=spec, call_key=args.call_key, on_progress=on_progress
+        group_id, batch.run_inputs, default_task_spec=batch.spec, call_key=call_key, on_progress=on_progress
     )
     failures = [Failure(index=f.index, reason=f.reason, field=f.field) for f in result.failed]
     group = await client.get_task_group(group_id)
@@ -170,18 +188,12 @@ async def add_runs(
         already_present=result.already_present,
         failed=failures[:MAX_FAILURES_SHOWN],
         failed_total=len(failures),
-        duplicates_in_call=_repeats(result.cids),
-        estimate=est,
+        duplicates_in_call=batch.repeats,
+        estimate=batch.estimate,
         status=status,
         next_step=step,
         notice=notice,
     )
-
-
-def _repeats(cids: list[str]) -> int:
-    # Repeated inputs within one call get distinct cids (occurrence counted), so this counts
-    # inputs whose canonical form repeats: not available from cids alone; kept for the schema.
-    return 0 if len(set(cids)) == len(cids) else len(cids) - len(set(cids))
 
 
 async def retry_failed(

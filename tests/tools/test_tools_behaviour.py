@@ -1,0 +1,168 @@
+"""Waiting inside a bounded window, local input files, per-request keys, resources' errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import anyio
+import pytest
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from pydantic import SecretStr
+
+from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.config import Settings
+from taskgroup_mcp.tools import NO_KEY_MESSAGE, SANDBOX_NOTICE, AppState, build_server, client_for
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_wait_on_slow_runs_returns_within_its_window_with_progress_heartbeats(sandbox: Any) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    # speed 1: a lite run takes its documented 10-60 s, far longer than the wait.
+    async with sandbox(speed=1.0, progress_interval_seconds=0.1) as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow one", "slow two"]})
+        started = anyio.current_time()
+        with anyio.fail_after(10):
+            result = await client.call_tool(
+                "wait_for_task_group",
+                {"task_group_id": gid, "timeout_seconds": 1.0},
+                progress_callback=on_progress,
+            )
+        elapsed = anyio.current_time() - started
+        data = result.structured_content
+        assert not result.is_error and data["timed_out"] is True and data["status"]["active"] is True
+        assert "same id" in data["next_step"] and "do not create a new group" in data["next_step"]
+        assert elapsed < 2.0
+        assert len(progress) >= 4 and all(p[1] == 2 for p in progress)
+        assert progress[0][2] == "0/2 runs done; group running"
+
+
+async def test_the_wait_window_is_capped_by_the_settings(sandbox: Any) -> None:
+    async with sandbox(speed=1.0, wait_max_seconds=0.5) as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow"]})
+        with anyio.fail_after(5):
+            result = await client.call_tool(
+                "wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 45}
+            )
+        assert result.structured_content["waited_s"] < 1.0
+
+
+async def test_inputs_come_from_a_local_jsonl_or_csv_file(sandbox: Any, tmp_path: Path) -> None:
+    jsonl = tmp_path / "in.jsonl"
+    await anyio.Path(jsonl).write_text('"first question"\n{"company": "Acme"}\n\n', encoding="utf-8")
+    csv_file = tmp_path / "in.csv"
+    await anyio.Path(csv_file).write_text("company,country\nGlobex,US\nInitech,US\n", encoding="utf-8")
+    async with sandbox() as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        a = await client.call_tool("add_runs", {"task_group_id": gid, "inputs_file": str(jsonl)})
+        b = await client.call_tool("add_runs", {"task_group_id": gid, "inputs_file": str(csv_file)})
+        assert a.structured_content["added"] == 2 and b.structured_content["added"] == 2
+        missing = await client.call_tool(
+            "add_runs", {"task_group_id": gid, "inputs_file": str(tmp_path / "no.csv")}
+        )
+        assert missing.is_error and "inputs_file" in missing.content[0].text
+
+
+async def test_reading_local_files_can_be_turned_off(sandbox: Any, tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    await anyio.Path(path).write_text(json.dumps(["q"]), encoding="utf-8")
+    async with sandbox(allow_inputs_file=False) as (client, _, _):
+        result = await client.call_tool("add_runs", {"task_group_id": "tgrp_x", "inputs_file": str(path)})
+        assert result.is_error and "inputs_file: reading local files is turned off" in result.content[0].text
+
+
+async def test_a_bad_override_index_and_metadata_name_their_fields(sandbox: Any) -> None:
+    async with sandbox() as (client, backend, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        result = await client.call_tool(
+            "add_runs",
+            {
+                "task_group_id": gid,
+                "inputs": ["a", "b"],
+                "runs": [{"index": 5, "processor": "core"}],
+                "metadata": {"a_key_longer_than_16": "v"},
+            },
+        )
+        text = result.content[0].text
+        assert result.is_error and "runs[0].index" in text and "metadata.a_key_longer_than_16" in text
+        assert backend.sandbox.store.counts()[1] == 0
+
+
+async def test_per_input_overrides_change_processor_and_output(sandbox: Any) -> None:
+    async with sandbox() as (client, _, _):
+        fan = await client.call_tool(
+            "fan_out",
+            {
+                "inputs": ["plain", "structured"],
+                "output": "one sentence",
+                "metadata": {"batch": "b1"},
+                "wait_seconds": 20,
+            },
+        )
+        assert not fan.is_error
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        added = await client.call_tool(
+            "add_runs",
+            {
+                "task_group_id": gid,
+                "inputs": ["plain", "structured"],
+                "output": "one sentence",
+                "runs": [
+                    {
+                        "index": 1,
+                        "processor": "base",
+                        "output": {"type": "object", "properties": {"x": {"type": "string"}}},
+                    }
+                ],
+                "dry_run": True,
+            },
+        )
+        assert added.structured_content["estimate"]["by_processor"] == {"lite": 1, "base": 1}
+
+
+async def test_the_server_says_when_it_serves_synthetic_data(tmp_path: Path) -> None:
+    assert SANDBOX_NOTICE in (build_server(Settings(sandbox=True, export_dir=tmp_path)).instructions or "")
+    assert SANDBOX_NOTICE not in (build_server(Settings(export_dir=tmp_path)).instructions or "")
+
+
+async def test_resource_errors_name_what_is_wrong(sandbox: Any) -> None:
+    async with sandbox() as (client, _, _):
+        with pytest.raises(MCPError) as err:
+            await client.read_resource("taskgroup://exports/nothing-here.csv")
+        assert "export_task_group_results" in str(err.value)
+        with pytest.raises(MCPError) as err:
+            await client.read_resource("taskgroup://groups/tgrp_missing/status")
+        assert "create_task_group" in str(err.value)
+
+
+def _ctx(state: AppState, headers: dict[str, str] | None) -> Any:
+    return SimpleNamespace(request_context=SimpleNamespace(lifespan_context=state), headers=headers)
+
+
+async def test_a_per_request_key_comes_from_the_header_and_is_required_without_a_server_key() -> None:
+    settings = Settings(per_request_api_key=True)
+    async with ParallelClient.from_settings(settings) as base:
+        state = AppState(settings=settings, client=base)
+        tenant = client_for(_ctx(state, {"x-parallel-api-key": "tenant-key-123456"}))
+        assert tenant is not base
+        with pytest.raises(ToolError) as err:
+            client_for(_ctx(state, {}))
+        assert "X-Parallel-Api-Key" in str(err.value)
+        keyed = state.settings.model_copy(update={"parallel_api_key": SecretStr("server-key-1234")})
+        assert client_for(_ctx(AppState(settings=keyed, client=base), {})) is base
+
+
+async def test_without_any_key_the_helper_answers_with_the_setup_sentence() -> None:
+    with pytest.raises(ToolError) as err:
+        client_for(_ctx(AppState(settings=Settings(), client=None), None))
+    assert str(err.value) == NO_KEY_MESSAGE
