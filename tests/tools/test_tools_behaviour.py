@@ -166,3 +166,15 @@ async def test_without_any_key_the_helper_answers_with_the_setup_sentence() -> N
     with pytest.raises(ToolError) as err:
         client_for(_ctx(AppState(settings=Settings(), client=None), None))
     assert str(err.value) == NO_KEY_MESSAGE
+
+
+async def test_waiting_until_a_change_returns_once_a_run_finishes(sandbox: Any) -> None:
+    async with sandbox(speed=20.0) as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        await client.call_tool("add_runs", {"task_group_id": gid, "inputs": [f"q{i}" for i in range(6)]})
+        with anyio.fail_after(15):
+            result = await client.call_tool(
+                "wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 10, "until": "change"}
+            )
+        data = result.structured_content
+        assert data["finished_while_waiting"] >= 1 and data["timed_out"] is False
