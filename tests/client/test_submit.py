@@ -168,3 +168,19 @@ async def test_progress_reaches_the_total_and_never_goes_back() -> None:
     assert result.ok
     assert seen[-1] == (1_000, 1_000)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+@pytest.mark.anyio
+async def test_audit_on_doubt_skips_the_scan_only_when_every_answer_was_clean() -> None:
+    async with sandbox_client(chunk_size=250, audit="on_doubt") as (sb, client):
+        group = await client.create_task_group()
+        clean = await client.submit(group.taskgroup_id, inputs(1_000))
+        assert clean.ok and not clean.audited and clean.reconciles == 0
+        by_store = {
+            str((r.input.metadata or {})["mcp_cid"]): r.run_id
+            for r in sb.store.group_runs(group.taskgroup_id, -1, None, 2_000)
+        }
+        assert clean.run_ids == by_store
+        sb.set_faults(FAULT_MIX)
+        more = await client.submit(group.taskgroup_id, inputs(1_000, prefix="person"))
+        assert more.ok and more.audited and more.added == 1_000

@@ -24,7 +24,7 @@ The error tree (every exception has ``retryable``; status errors carry ``status_
 
 from ._cid import RESERVED_METADATA_KEY, canonical_input, derive_cids
 from ._classify import Outcome, classify
-from ._client import ParallelClient, betas_for
+from ._client import ParallelClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -46,6 +46,7 @@ from ._errors import (
     UnprocessableEntityError,
     parse_retry_after,
 )
+from ._features import betas_for
 from ._pacing import Pacer, TokenBucket
 from ._redact import Redactor
 from ._retry import Backoff, RetryBudget

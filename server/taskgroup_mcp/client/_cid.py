@@ -1,6 +1,6 @@
 """Deterministic client ids: the same call always tags the same input with the same id.
 
-``cid = base32(sha256(group_id | call_key | canonical input | k))[:26]`` where ``k`` counts
+``cid = hex(sha256(group_id | call_key | canonical input | k))[:26]`` (104 bits) where ``k`` counts
 earlier identical inputs in the same call (intentional duplicates stay distinct; re-ordering the
 list does not change any id). The canonical input includes processor, the effective task spec
 and the metadata (without the reserved key); MCP header *values* are left out so that a rotated
@@ -9,7 +9,6 @@ token does not turn a repeated call into new runs, and no secret is hashed into 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Sequence
@@ -24,29 +23,37 @@ RESERVED_METADATA_KEY = "mcp_cid"
 CID_CHARS = 26
 
 
-def canonical_input(run: RunInput, default_task_spec: TaskSpec | None = None) -> str:
-    """Compact, key-sorted JSON of what makes a run what it is (header values masked)."""
-    data: dict[str, Any] = run.to_wire(exclude_none=True)
-    spec = run.task_spec or default_task_spec
-    if spec is not None:
-        data["task_spec"] = spec.to_wire(exclude_none=True)
-    meta = data.get("metadata")
+def canonical_from_wire(wire: dict[str, Any], spec_wire: dict[str, Any] | None = None) -> str:
+    """:func:`canonical_input` from a run's wire dict (not modified) and the default spec's."""
+    data: dict[str, Any] = dict(wire)
+    if "task_spec" not in data and spec_wire is not None:
+        data["task_spec"] = spec_wire
+    meta: Any = data.get("metadata")
     if isinstance(meta, dict):
-        meta_d: dict[str, Any] = {k: v for k, v in meta.items() if k != RESERVED_METADATA_KEY}  # pyright: ignore[reportUnknownVariableType]
-        if meta_d:
-            data["metadata"] = meta_d
+        kept: dict[str, Any] = {k: v for k, v in meta.items() if k != RESERVED_METADATA_KEY}  # pyright: ignore[reportUnknownVariableType]
+        if kept:
+            data["metadata"] = kept
         else:
             data.pop("metadata")
     servers: Any = data.get("mcp_servers")
     if isinstance(servers, list):
+        masked: list[Any] = []
         for server in servers:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(server, dict):
-                srv: dict[str, Any] = server  # pyright: ignore[reportUnknownVariableType]
-                headers: Any = srv.get("headers")
-                if isinstance(headers, dict):
-                    names: list[str] = sorted(str(k).lower() for k in headers)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-                    srv["headers"] = names
+            if isinstance(server, dict) and isinstance(server.get("headers"), dict):  # pyright: ignore[reportUnknownMemberType]
+                srv: dict[str, Any] = dict(server)  # pyright: ignore[reportUnknownArgumentType]
+                srv["headers"] = sorted(str(k).lower() for k in srv["headers"])
+                masked.append(srv)
+            else:
+                masked.append(server)
+        data["mcp_servers"] = masked
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_input(run: RunInput, default_task_spec: TaskSpec | None = None) -> str:
+    """Compact, key-sorted JSON of what makes a run what it is: the input with its effective
+    task spec, metadata without the reserved key, MCP header names but not their values."""
+    spec = default_task_spec.to_wire(exclude_none=True) if default_task_spec is not None else None
+    return canonical_from_wire(run.to_wire(exclude_none=True), spec)
 
 
 def derive_call_key(canonicals: Sequence[str], default_task_spec: TaskSpec | None = None) -> str:
@@ -66,7 +73,7 @@ def _cid(group_id: str, call_key: str, canonical: str, k: int) -> str:
     for part in (group_id, call_key, canonical, str(k)):
         h.update(part.encode("utf-8"))
         h.update(b"\x1f")
-    return base64.b32encode(h.digest()).decode("ascii").lower()[:CID_CHARS]
+    return h.hexdigest()[:CID_CHARS]
 
 
 def check_reserved_key(inputs: Sequence[RunInput]) -> None:
@@ -94,6 +101,17 @@ def derive_cids(
 ) -> list[str]:
     """One cid per input, in input order."""
     canonicals = [canonical_input(run, default_task_spec) for run in inputs]
+    return cids_from_canonicals(group_id, canonicals, call_key=call_key, default_task_spec=default_task_spec)
+
+
+def cids_from_canonicals(
+    group_id: str,
+    canonicals: Sequence[str],
+    *,
+    call_key: str | None = None,
+    default_task_spec: TaskSpec | None = None,
+) -> list[str]:
+    """:func:`derive_cids` from inputs already in canonical form."""
     key = call_key if call_key is not None else derive_call_key(canonicals, default_task_spec)
     seen: dict[str, int] = {}
     cids: list[str] = []

@@ -14,8 +14,6 @@ from pydantic import SecretStr
 from taskgroup_mcp.config import DEFAULT_BASE_URL, Settings
 from taskgroup_mcp.wire import (
     BETA_EVENTS_SSE,
-    BETA_MCP_SERVERS,
-    BETA_WEBHOOK,
     Event,
     RunInput,
     RunStatus,
@@ -31,6 +29,7 @@ from taskgroup_mcp.wire import (
 )
 
 from ._errors import APIStreamError, APITimeoutError, ParallelError, RateLimitError
+from ._features import betas_for, mcp_header_values
 from ._http import Redact, logger, open_sse, send
 from ._pacing import Pacer
 from ._redact import Redactor
@@ -41,23 +40,6 @@ M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 
 USER_AGENT = "taskgroup-mcp/0.1"
-
-
-def mcp_header_values(inputs: Sequence[RunInput]) -> list[str]:
-    """Every forwarded MCP header value in ``inputs`` (to be masked wherever it might be echoed)."""
-    return [v for run in inputs for s in (run.mcp_servers or []) for v in (s.headers or {}).values()]
-
-
-def betas_for(inputs: Sequence[RunInput]) -> list[str]:
-    """The ``parallel-beta`` tokens the features used by ``inputs`` need (none when none is used)."""
-    out: list[str] = []
-    if any(run.mcp_servers for run in inputs):
-        out.append(BETA_MCP_SERVERS)
-    if any(run.webhook is not None for run in inputs):
-        out.append(BETA_WEBHOOK)
-    if any(run.enable_events for run in inputs):
-        out.append(BETA_EVENTS_SSE)
-    return out
 
 
 class ParallelClient:
@@ -71,7 +53,9 @@ class ParallelClient:
     Arguments: ``timeout`` bounds each request (seconds, connect to last byte) and each stream's
     connection; ``max_retries`` counts retries of safe calls; ``chunk_size``, ``concurrency``,
     ``requests_per_minute``, ``runs_per_minute``, ``settle_seconds`` and ``max_attempts_per_chunk``
-    shape :meth:`submit`.
+    shape :meth:`submit`. ``audit="always"`` (default) streams the group after every submit to
+    prove each id is there once; ``"on_doubt"`` skips that scan when every request got a clean
+    2xx on a group this client created (no failure, no reconcile, no earlier submit).
     """
 
     def __init__(
@@ -90,6 +74,7 @@ class ParallelClient:
         runs_per_minute: float = 2_000,
         settle_seconds: float = 10.0,
         max_attempts_per_chunk: int = 6,
+        audit: Literal["always", "on_doubt"] = "always",
         backoff: Backoff | None = None,
         retry_budget: RetryBudget | None = None,
         http_client: httpx2.AsyncClient | None = None,
@@ -109,6 +94,7 @@ class ParallelClient:
         self.concurrency = concurrency
         self.settle_seconds = settle_seconds
         self.max_attempts_per_chunk = max_attempts_per_chunk
+        self.audit: Literal["always", "on_doubt"] = audit
         self.backoff = backoff or Backoff()
         self.retry_budget = retry_budget or RetryBudget()
         self.pacer = Pacer(requests_per_minute, runs_per_minute)
@@ -163,6 +149,7 @@ class ParallelClient:
             runs_per_minute=self.pacer.runs.rate * 60,
             settle_seconds=self.settle_seconds,
             max_attempts_per_chunk=self.max_attempts_per_chunk,
+            audit=self.audit,
             backoff=self.backoff,
             http_client=self._http,
         )
@@ -357,18 +344,38 @@ class ParallelClient:
     ) -> TaskGroupRunResponse:
         """POST /tasks/groups/{id}/runs: ONE raw request, never retried (a retry may duplicate
         runs; use :meth:`submit`). Sends the beta tokens the inputs' features need."""
-        body: dict[str, Any] = {"inputs": [run.to_wire(exclude_none=True) for run in inputs]}
-        if default_task_spec is not None:
-            body["default_task_spec"] = default_task_spec.to_wire(exclude_none=True)
-        params = None if refresh_status else {"refresh_status": "false"}
         redact = (
             self._redact.with_secrets(mcp_header_values(inputs))
             if any(r.mcp_servers for r in inputs)
             else None
         )
+        return await self._add_runs_wire(
+            group_id,
+            [run.to_wire(exclude_none=True) for run in inputs],
+            default_task_spec=default_task_spec,
+            refresh_status=refresh_status,
+            betas=betas_for(inputs),
+            redact=redact,
+        )
+
+    async def _add_runs_wire(
+        self,
+        group_id: str,
+        inputs: list[dict[str, Any]],
+        *,
+        default_task_spec: TaskSpec | None,
+        refresh_status: bool,
+        betas: Sequence[str],
+        redact: Redact | None,
+    ) -> TaskGroupRunResponse:
+        """:meth:`add_runs` with inputs already serialized (what :meth:`submit` sends)."""
+        body: dict[str, Any] = {"inputs": inputs}
+        if default_task_spec is not None:
+            body["default_task_spec"] = default_task_spec.to_wire(exclude_none=True)
+        params = None if refresh_status else {"refresh_status": "false"}
         self._fresh_groups.discard(group_id)
         response = await self._post(
-            self._group_path(group_id, "runs"), body, betas=betas_for(inputs), params=params, redact=redact
+            self._group_path(group_id, "runs"), body, betas=betas, params=params, redact=redact
         )
         return TaskGroupRunResponse.model_validate_json(response.content)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from pydantic import BaseModel, ConfigDict
@@ -19,11 +19,10 @@ from taskgroup_mcp.wire import RunInput, TaskGroupStatus, TaskSpec, add_runs_vio
 
 from ._cid import (
     RESERVED_METADATA_KEY,
-    canonical_input,
+    canonical_from_wire,
     check_reserved_key,
+    cids_from_canonicals,
     derive_call_key,
-    derive_cids,
-    tag_input,
 )
 from ._classify import Outcome, classify
 from ._errors import (
@@ -33,6 +32,8 @@ from ._errors import (
     ParallelError,
     RateLimitError,
 )
+from ._features import betas_for, mcp_header_values
+from ._redact import Redactor
 
 if TYPE_CHECKING:
     from ._client import ParallelClient
@@ -79,6 +80,8 @@ class SubmitResult(BaseModel):
     """Attempts whose outcome was unknown and had to be reconciled."""
     reconciles: int = 0
     """Scans of the group made to reconcile or audit."""
+    audited: bool = True
+    """Whether the final audit streamed the group (False only with ``audit="on_doubt"`` and no doubt)."""
 
     @property
     def ok(self) -> bool:
@@ -152,14 +155,14 @@ class _Submission:
         self,
         client: ParallelClient,
         group_id: str,
-        inputs: Sequence[RunInput],
-        cids: list[str],
+        prepared: _Prepared,
         default_task_spec: TaskSpec | None,
         on_progress: ProgressFn | None,
     ) -> None:
+        cids = prepared.cids
         self.client = client
         self.group_id = group_id
-        self.tagged = [tag_input(run, cid) for run, cid in zip(inputs, cids, strict=True)]
+        self.prepared = prepared
         self.cids = cids
         self.index = {cid: i for i, cid in enumerate(cids)}
         self.default_task_spec = default_task_spec
@@ -172,6 +175,10 @@ class _Submission:
         self.requests_sent = 0
         self.ambiguous = 0
         self.last_ambiguous = float("-inf")
+        self.answered: dict[str, str] = {}
+        """cid -> run id as the add-runs answers gave them (by position: the API's order)."""
+        self.doubt = False
+        """Set by anything but a clean 2xx answer: only then may ``audit="on_doubt"`` skip the audit."""
 
     async def _progress(self, n: int) -> None:
         self.settled += n
@@ -246,25 +253,34 @@ class _Submission:
                 self.requests_sent += 1
                 attempts += 1
                 self.reconciler.begin()
+                failure: ParallelError | None = None
                 try:
-                    await client.add_runs(
+                    response = await client._add_runs_wire(  # pyright: ignore[reportPrivateUsage]
                         self.group_id,
-                        [self.tagged[self.index[c]] for c in pending],
+                        [self.prepared.tagged[self.index[c]] for c in pending],
                         default_task_spec=self.default_task_spec,
                         refresh_status=False,
+                        betas=self.prepared.betas_for([self.index[c] for c in pending]),
+                        redact=self.prepared.redact,
                     )
                 except ParallelError as exc:
-                    last_exc = exc
-                    outcome = classify(exc)
-                else:
-                    outcome = None
+                    failure = exc
+                    response = None
                 finally:
                     self.reconciler.end()
-                if outcome is None or last_exc is None:
+                if response is not None:
                     client.retry_budget.refund()
+                    if len(response.run_ids) == len(pending):
+                        self.answered.update(zip(pending, response.run_ids, strict=True))
+                    else:
+                        self.doubt = True
                     self.landed.update(pending)
                     await self._progress(len(pending))
                     return
+            assert failure is not None
+            last_exc = failure
+            outcome = classify(failure)
+            self.doubt = True
             logger.debug(
                 "group %s: add-runs attempt %d for %d inputs failed: %s (%s)",
                 self.group_id,
@@ -299,6 +315,40 @@ class _Submission:
                 await anyio.sleep(client.backoff.delay(attempts - 1, None, client._rng))  # pyright: ignore[reportPrivateUsage]
 
 
+class _Prepared:
+    """The call in wire form, serialized once: tagged bodies, cids, beta needs, secrets."""
+
+    def __init__(
+        self,
+        client: ParallelClient,
+        group_id: str,
+        inputs: Sequence[RunInput],
+        default_task_spec: TaskSpec | None,
+        call_key: str | None,
+    ) -> None:
+        spec_wire = default_task_spec.to_wire(exclude_none=True) if default_task_spec is not None else None
+        wires = [run.to_wire(exclude_none=True) for run in inputs]
+        canonicals = [canonical_from_wire(w, spec_wire) for w in wires]
+        if call_key is None:
+            call_key = derive_call_key(canonicals, default_task_spec)
+        self.call_key = call_key
+        self.cids = cids_from_canonicals(group_id, canonicals, call_key=call_key)
+        self.tagged: list[dict[str, Any]] = []
+        for w, cid in zip(wires, self.cids, strict=True):
+            meta: dict[str, Any] = dict(w.get("metadata") or {})
+            meta[RESERVED_METADATA_KEY] = cid
+            self.tagged.append({**w, "metadata": meta})
+        self._betas = [
+            tuple(betas_for([run])) if run.mcp_servers or run.webhook or run.enable_events else ()
+            for run in inputs
+        ]
+        secrets = mcp_header_values(inputs)
+        self.redact: Redactor | None = client._redact.with_secrets(secrets) if secrets else None  # pyright: ignore[reportPrivateUsage]
+
+    def betas_for(self, indexes: Sequence[int]) -> list[str]:
+        return list(dict.fromkeys(b for i in indexes for b in self._betas[i]))
+
+
 async def run_submit(
     client: ParallelClient,
     group_id: str,
@@ -310,15 +360,13 @@ async def run_submit(
 ) -> SubmitResult:
     """The body of :meth:`ParallelClient.submit`."""
     _validate(inputs, default_task_spec)
-    if call_key is None:
-        call_key = derive_call_key([canonical_input(r, default_task_spec) for r in inputs], default_task_spec)
-    cids = derive_cids(group_id, inputs, call_key=call_key, default_task_spec=default_task_spec)
+    prepared = _Prepared(client, group_id, inputs, default_task_spec, call_key)
     locks = client._call_locks  # pyright: ignore[reportPrivateUsage]
-    key = (group_id, call_key)
+    key = (group_id, prepared.call_key)
     lock = locks.setdefault(key, anyio.Lock())
     try:
         async with lock:
-            return await _run_locked(client, group_id, inputs, cids, default_task_spec, on_progress)
+            return await _run_locked(client, group_id, prepared, default_task_spec, on_progress)
     finally:
         if not lock.locked() and lock.statistics().tasks_waiting == 0:
             locks.pop(key, None)
@@ -327,15 +375,16 @@ async def run_submit(
 async def _run_locked(
     client: ParallelClient,
     group_id: str,
-    inputs: Sequence[RunInput],
-    cids: list[str],
+    prepared: _Prepared,
     default_task_spec: TaskSpec | None,
     on_progress: ProgressFn | None,
 ) -> SubmitResult:
-    sub = _Submission(client, group_id, inputs, cids, default_task_spec, on_progress)
+    cids = prepared.cids
+    sub = _Submission(client, group_id, prepared, default_task_spec, on_progress)
     fresh = group_id in client._fresh_groups  # pyright: ignore[reportPrivateUsage]
     client._fresh_groups.discard(group_id)  # pyright: ignore[reportPrivateUsage]
     before: dict[str, list[str]] = {}
+    sub.doubt = not fresh
     if not fresh:
         before = await sub.reconciler.scan_after(float("-inf"))
     already = {c for c in cids if c in before}
@@ -366,9 +415,16 @@ async def _run_locked(
             logger.debug("group %s: status unavailable after submit: %s", group_id, type(exc).__name__)
 
     found: dict[str, list[str]] = {}
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(fetch_status)
-        found = await sub.reconciler.scan_after(audit_after)
+    if client.audit == "always" or sub.doubt:
+        found: dict[str, list[str]] = {}
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fetch_status)
+            found = await sub.reconciler.scan_after(audit_after)
+    else:
+        # Nothing but clean answers on a group this client created: each cid went out once
+        # and was applied once; the answers' run ids stand in for the audit.
+        await fetch_status()
+        found = {cid: [run_id] for cid, run_id in sub.answered.items()}
 
     run_ids: dict[str, str] = {}
     duplicates: list[str] = []
@@ -402,4 +458,5 @@ async def _run_locked(
         group_status=status[0],
         ambiguous=sub.ambiguous,
         reconciles=sub.reconciler.scans,
+        audited=client.audit == "always" or sub.doubt,
     )
