@@ -16,12 +16,13 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
 import anyio
+from mcp import Client
 from pydantic import ValidationError
 
 from taskgroup_mcp import __version__
@@ -156,23 +157,10 @@ async def _run_checks(
         try:
             with anyio.fail_after(_STARTUP_SECONDS):
                 async with connect(server_parameters([], env), errlog) as client:
-                    tools = [t.name for t in (await client.list_tools()).tools]
-                    say("ok", f"server starts over stdio and offers {len(tools)} tools")
-                    created = structured("create_task_group", await client.call_tool("create_task_group", {}))
-                    group = str(created["task_group_id"])
-                    say("ok", f"create_task_group: {group}")
-                    status = structured(
-                        "get_task_group_status",
-                        await client.call_tool("get_task_group_status", {"task_group_id": group}),
-                    )
-                    say(
-                        "ok",
-                        f"get_task_group_status: {status.get('total', 0)} runs, active={status.get('active')}",
-                    )
-                    if status.get("notice"):
-                        say("ok", f"the server says: {status['notice']}")
-        except ToolFailed as exc:
-            say("FAIL", f"{exc.tool} answered an error: {exc.text}")
+                    try:
+                        await _probe(client, say)
+                    except ToolFailed as exc:  # caught here: leaving the session wraps it in a group
+                        say("FAIL", f"{exc.tool} answered an error: {exc.text}")
         except TimeoutError:
             say("FAIL", f"the server did not answer within {_STARTUP_SECONDS:g} s")
         except Exception as exc:  # could not start or the session broke: show the server's own log
@@ -180,6 +168,21 @@ async def _run_checks(
             secret = settings.parallel_api_key.get_secret_value() if settings.parallel_api_key else ""
             for line in log_tail(errlog):
                 out.write(f"        | {line.replace(secret, '***') if secret else line}\n")
+
+
+async def _probe(client: Client, say: Callable[[Level, str], None]) -> None:
+    """List the tools, create an empty group (free: no run is added) and read its status."""
+    tools = [t.name for t in (await client.list_tools()).tools]
+    say("ok", f"server starts over stdio and offers {len(tools)} tools")
+    created = structured("create_task_group", await client.call_tool("create_task_group", {}))
+    group = str(created["task_group_id"])
+    say("ok", f"create_task_group: {group}")
+    status = structured(
+        "get_task_group_status", await client.call_tool("get_task_group_status", {"task_group_id": group})
+    )
+    say("ok", f"get_task_group_status: {status.get('total', 0)} runs, active={status.get('active')}")
+    if status.get("notice"):
+        say("ok", f"the server says: {status['notice']}")
 
 
 def run(args: argparse.Namespace) -> int:

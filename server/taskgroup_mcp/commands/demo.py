@@ -132,9 +132,8 @@ async def _call(client: Client, tool: str, arguments: Mapping[str, Any], **kwarg
 
 
 async def _drive(
-    client: Client, facts_url: str, inputs: list[dict[str, str]], out: _Out, live: bool
-) -> DemoReport:
-    report = DemoReport()
+    client: Client, facts_url: str, inputs: list[dict[str, str]], out: _Out, live: bool, report: DemoReport
+) -> None:
     listed = await client.list_tools()
     report.tools = [t.name for t in listed.tools]
     out.step(2, f"Started `taskgroup-mcp --sandbox` over stdio. It offers {len(report.tools)} tools:")
@@ -235,7 +234,6 @@ async def _drive(
         ]
     )
     _judge(report, len(inputs))
-    return report
 
 
 def _company(item: Mapping[str, Any]) -> str:
@@ -338,9 +336,10 @@ async def run_demo(
             params = server_parameters(["--sandbox"], _child_env(target, speed))
             try:
                 async with connect(params, errlog) as client:
-                    report = await _drive(client, facts.url, questions, o, live)
-            except ToolFailed as exc:
-                report.problems.append(str(exc))
+                    try:
+                        await _drive(client, facts.url, questions, o, live, report)
+                    except ToolFailed as exc:  # caught here: leaving the session wraps it in a group
+                        report.problems.append(str(exc))
             except Exception as exc:  # the server died or the protocol failed: show its log
                 report.problems.append(f"the server session failed ({type(exc).__name__})")
                 tail = log_tail(errlog)
