@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CORE   := $(VENV)/.installed-core
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test test-long lint format bench clean
@@ -16,9 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,examples]"
 	@touch $(STAMP)
 
+# The demo needs only the package itself: a fresh clone runs it without installing the dev tools.
+$(CORE): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(CORE)
+
 setup: $(STAMP) ## create .venv with the package and its dev tools
 
-demo: $(STAMP) ## the main job: the whole product against the embedded sandbox (synthetic data)
+demo: $(CORE) ## the main job: the whole product against the embedded sandbox (synthetic data)
 	$(BIN)/taskgroup-mcp demo
 
 test: $(STAMP) ## run the test suite
