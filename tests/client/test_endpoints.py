@@ -11,6 +11,7 @@ from taskgroup_mcp.client import (
     InternalServerError,
     NotFoundError,
     PermissionDeniedError,
+    RequestTimeoutError,
     RetryBudget,
     UnprocessableEntityError,
 )
@@ -114,3 +115,19 @@ async def test_safe_calls_retry_a_503_and_stop_when_the_retry_budget_is_spent() 
             await client.get_task_group(group.taskgroup_id)
         assert info.value.retryable
         assert flaky[0].gets == 3 + 1  # the budget could not pay for a retry: one attempt only
+
+
+@pytest.mark.anyio
+async def test_a_result_still_pending_raises_408_at_once_without_a_retry() -> None:
+    taps: list[Wiretap] = []
+
+    def tap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        taps.append(Wiretap(inner))
+        return taps[0]
+
+    async with sandbox_client(speed=0.01, transport=tap) as (_, client):
+        run = await client.create_run(RunInput(input="slow", processor="lite"))
+        with pytest.raises(RequestTimeoutError) as info:
+            await client.get_run_result(run.run_id, timeout=0)
+        assert info.value.retryable
+    assert sum(1 for r in taps[0].requests if r.url.path.endswith("/result")) == 1

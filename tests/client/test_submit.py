@@ -184,3 +184,33 @@ async def test_audit_on_doubt_skips_the_scan_only_when_every_answer_was_clean() 
         sb.set_faults(FAULT_MIX)
         more = await client.submit(group.taskgroup_id, inputs(1_000, prefix="person"))
         assert more.ok and more.audited and more.added == 1_000
+
+
+@pytest.mark.anyio
+async def test_a_call_corrected_after_a_422_adds_only_the_corrected_input() -> None:
+    batch = inputs(1_000)
+    good = batch[437]
+    batch[437] = RunInput(
+        input="bad webhook",
+        processor="lite",
+        webhook=Webhook.model_construct(url="https://hooks.example.com/x", event_types=["task_run.nope"]),
+    )
+    async with sandbox_client(chunk_size=250) as (sb, client):
+        group = await client.create_task_group()
+        first = await client.submit(group.taskgroup_id, batch)
+        assert first.added == 750 and len(first.failed) == 250
+        batch[437] = good
+        second = await client.submit(group.taskgroup_id, batch)
+        assert second.ok and second.already_present == 750 and second.added == 250
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == 1_000 and max(counts.values()) == 1
+
+
+@pytest.mark.anyio
+async def test_an_explicit_call_key_adds_the_same_inputs_again_on_purpose() -> None:
+    async with sandbox_client() as (sb, client):
+        group = await client.create_task_group()
+        await client.submit(group.taskgroup_id, inputs(10))
+        again = await client.submit(group.taskgroup_id, inputs(10), call_key="second pass")
+        assert again.added == 10 and again.already_present == 0
+        assert sum(cid_counts(sb, group.taskgroup_id).values()) == 20

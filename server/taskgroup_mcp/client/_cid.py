@@ -2,7 +2,8 @@
 
 ``cid = hex(sha256(group_id | call_key | canonical input | k))[:26]`` (104 bits) where ``k`` counts
 earlier identical inputs in the same call (intentional duplicates stay distinct; re-ordering the
-list does not change any id). The canonical input includes processor, the effective task spec
+list does not change any id). Without an explicit call key, an input already in the group (same
+content, same occurrence) is never added again, whichever call it came from. The canonical input includes processor, the effective task spec
 and the metadata (without the reserved key); MCP header *values* are left out so that a rotated
 token does not turn a repeated call into new runs, and no secret is hashed into metadata.
 """
@@ -56,15 +57,16 @@ def canonical_input(run: RunInput, default_task_spec: TaskSpec | None = None) ->
     return canonical_from_wire(run.to_wire(exclude_none=True), spec)
 
 
-def derive_call_key(canonicals: Sequence[str], default_task_spec: TaskSpec | None = None) -> str:
-    """The call key used when the caller gives none: a hash of the normalized call (order-free)."""
-    h = hashlib.sha256()
-    for c in sorted(canonicals):
-        h.update(c.encode("utf-8"))
-        h.update(b"\x1e")
+def derive_call_key(default_task_spec: TaskSpec | None = None) -> str:
+    """The call key used when the caller gives none: a hash of the call's normalized arguments
+    *other than the input list* (today: the default task spec, which each canonical input also
+    carries). The list is left out on purpose: a call corrected after a partial failure (one bad
+    input fixed) must find the inputs that already landed under the same ids, not add them again.
+    To add an input that is already in the group once more, pass a new ``call_key``."""
+    h = hashlib.sha256(b"call\x1f")
     if default_task_spec is not None:
         spec = json.dumps(default_task_spec.to_wire(exclude_none=True), sort_keys=True, separators=(",", ":"))
-        h.update(b"spec\x1f" + spec.encode("utf-8"))
+        h.update(spec.encode("utf-8"))
     return h.hexdigest()
 
 
@@ -112,7 +114,7 @@ def cids_from_canonicals(
     default_task_spec: TaskSpec | None = None,
 ) -> list[str]:
     """:func:`derive_cids` from inputs already in canonical form."""
-    key = call_key if call_key is not None else derive_call_key(canonicals, default_task_spec)
+    key = call_key if call_key is not None else derive_call_key(default_task_spec)
     seen: dict[str, int] = {}
     cids: list[str] = []
     for c in canonicals:

@@ -28,7 +28,7 @@ from taskgroup_mcp.wire import (
     parse_event,
 )
 
-from ._errors import APIStreamError, APITimeoutError, ParallelError, RateLimitError
+from ._errors import APIStatusError, APIStreamError, APITimeoutError, ParallelError, RateLimitError
 from ._features import betas_for, mcp_header_values
 from ._http import Redact, logger, open_sse, send
 from ._pacing import Pacer
@@ -154,6 +154,7 @@ class ParallelClient:
             http_client=self._http,
         )
         other._fresh_groups = self._fresh_groups
+        other._call_locks = self._call_locks
         return other
 
     def __repr__(self) -> str:
@@ -203,14 +204,22 @@ class ParallelClient:
             time_limit=self.timeout,
         )
 
-    async def _retrying(self, what: str, attempt_fn: Callable[[], Awaitable[T]]) -> T:
-        """Run a safe call, retrying retryable failures with backoff within the retry budget."""
+    async def _retrying(
+        self,
+        what: str,
+        attempt_fn: Callable[[], Awaitable[T]],
+        *,
+        final_statuses: frozenset[int] = frozenset(),
+    ) -> T:
+        """Run a safe call, retrying retryable failures with backoff within the retry budget
+        (``final_statuses``: retryable statuses this call hands back to its caller at once)."""
         attempt = 0
         while True:
             try:
                 result = await attempt_fn()
             except ParallelError as exc:
-                if not exc.retryable or attempt >= self.max_retries:
+                final = isinstance(exc, APIStatusError) and exc.status_code in final_statuses
+                if not exc.retryable or final or attempt >= self.max_retries:
                     raise
                 if not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
                     logger.debug("%s: retry budget exhausted", what)
@@ -232,6 +241,7 @@ class ParallelClient:
         params: Mapping[str, str] | None = None,
         betas: Sequence[str] = (),
         time_limit: float | None = None,
+        final_statuses: frozenset[int] = frozenset(),
     ) -> M:
         async def once() -> M:
             response = await send(
@@ -245,7 +255,7 @@ class ParallelClient:
             )
             return model.model_validate_json(response.content)
 
-        return await self._retrying(f"GET {path}", once)
+        return await self._retrying(f"GET {path}", once, final_statuses=final_statuses)
 
     async def _stream(
         self,
@@ -556,13 +566,18 @@ class ParallelClient:
     async def get_run_result(self, run_id: str, timeout: float | None = None) -> TaskRunResult:  # noqa: ASYNC109
         """GET /v1/tasks/runs/{id}/result, blocking server-side up to ``timeout`` seconds.
 
-        Raises :class:`RequestTimeoutError` (408) while the run is still active and
-        :class:`NotFoundError` when it failed.
+        Raises :class:`RequestTimeoutError` (408) while the run is still active (not retried
+        here: that would block several times ``timeout``; ask again) and :class:`NotFoundError`
+        when it failed.
         """
         params = {"timeout": str(int(timeout))} if timeout is not None else None
         wait = self.timeout + (timeout if timeout is not None else 600)
         return await self._get(
-            f"/v1/tasks/runs/{run_id}/result", TaskRunResult, params=params, time_limit=wait
+            f"/v1/tasks/runs/{run_id}/result",
+            TaskRunResult,
+            params=params,
+            time_limit=wait,
+            final_statuses=frozenset({408}),
         )
 
     def run_events(self, run_id: str) -> AsyncIterator[Event]:

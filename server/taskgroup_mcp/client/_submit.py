@@ -330,7 +330,7 @@ class _Prepared:
         wires = [run.to_wire(exclude_none=True) for run in inputs]
         canonicals = [canonical_from_wire(w, spec_wire) for w in wires]
         if call_key is None:
-            call_key = derive_call_key(canonicals, default_task_spec)
+            call_key = derive_call_key(default_task_spec)
         self.call_key = call_key
         self.cids = cids_from_canonicals(group_id, canonicals, call_key=call_key)
         self.tagged: list[dict[str, Any]] = []
@@ -360,6 +360,18 @@ async def run_submit(
 ) -> SubmitResult:
     """The body of :meth:`ParallelClient.submit`."""
     _validate(inputs, default_task_spec)
+    if not inputs:
+        return SubmitResult(
+            group_id=group_id,
+            cids=[],
+            run_ids={},
+            added=0,
+            already_present=0,
+            failed=[],
+            duplicates=[],
+            requests_sent=0,
+            audited=False,
+        )
     prepared = _Prepared(client, group_id, inputs, default_task_spec, call_key)
     locks = client._call_locks  # pyright: ignore[reportPrivateUsage]
     key = (group_id, prepared.call_key)
