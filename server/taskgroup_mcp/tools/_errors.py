@@ -62,7 +62,7 @@ def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: st
     """The ``ToolError`` for ``exc``; the message is safe to show a model (already redacted)."""
     exc = _unwrap(exc)
     if isinstance(exc, ToolError):
-        return ToolError(SECRETS.redact_text(str(exc)))
+        return ToolError(SECRETS.redact_pieces(SECRETS.redact_text(str(exc))))
     if isinstance(exc, ArgumentProblem | SpendRefused):
         message = str(exc)
     elif isinstance(exc, ValidationError):
@@ -112,4 +112,5 @@ def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: st
         detail = "".join(traceback.format_exception(exc))
         logger.error("unexpected error (reference %s)\n%s", reference, SECRETS.redact_text(detail))
         message = f"Internal error (reference {reference}); the details are in the server log. Call again or report it."
-    return ToolError(SECRETS.redact_text(message))
+    # Upstream text (403/4xx messages, 422 details) may quote part of a secret: redact pieces too.
+    return ToolError(SECRETS.redact_pieces(SECRETS.redact_text(message)))

@@ -53,6 +53,8 @@ def sanitize(value: Any) -> Any:
 
 
 _MIN_SECRET_CHARS = 6
+PIECE = 8
+"""No piece this long of a secret may appear anywhere we write (reliability-security.md S8)."""
 _MAX_SECRETS = 4096
 
 
@@ -67,6 +69,7 @@ class SecretRegistry:
         self._lock = threading.Lock()
         self._secrets: OrderedDict[str, None] = OrderedDict()
         self._pattern: re.Pattern[str] | None = None
+        self._pieces: frozenset[str] | None = None
 
     def add(self, secret: str | None) -> None:
         if not secret or len(secret) < _MIN_SECRET_CHARS:
@@ -88,6 +91,7 @@ class SecretRegistry:
                 self._secrets.popitem(last=False)
             if changed:
                 self._pattern = None
+                self._pieces = None
 
     def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:
@@ -99,6 +103,34 @@ class SecretRegistry:
     def redact_text(self, text: str) -> str:
         pattern = self._compiled()
         return text if pattern is None else pattern.sub(REDACTED, text)
+
+    def _piece_set(self) -> frozenset[str]:
+        with self._lock:
+            if self._pieces is None:
+                self._pieces = frozenset(
+                    s[i : i + PIECE] for s in self._secrets for i in range(len(s) - PIECE + 1)
+                )
+            return self._pieces
+
+    def redact_pieces(self, text: str) -> str:
+        """``text`` with every 8-character piece of a known secret replaced: third-party text
+        (an upstream error, a library's truncated repr in a log) may quote part of a secret."""
+        pieces = self._piece_set()
+        if not pieces or len(text) < PIECE:
+            return text
+        covered = bytearray(len(text))
+        for i in range(len(text) - PIECE + 1):
+            if text[i : i + PIECE] in pieces:
+                covered[i : i + PIECE] = b"\x01" * PIECE
+        if not any(covered):
+            return text
+        out: list[str] = []
+        for i, ch in enumerate(text):
+            if not covered[i]:
+                out.append(ch)
+            elif i == 0 or not covered[i - 1]:
+                out.append(REDACTED)
+        return "".join(out)
 
     def redact(self, value: Any) -> Any:
         """A JSON-like value with every known secret replaced by ``[REDACTED]``."""
@@ -128,11 +160,12 @@ def redact_record(record: logging.LogRecord, registry: SecretRegistry = SECRETS)
         message = record.getMessage()
     except Exception:  # a malformed record: leave it for logging to report
         return
-    record.msg = registry.redact_text(message)
+    record.msg = registry.redact_pieces(registry.redact_text(message))
     record.args = None
     if record.exc_info and record.exc_info[1] is not None:
         # Render the traceback now, redacted, so no handler formats the raw exception later.
-        record.exc_text = registry.redact_text(logging.Formatter().formatException(record.exc_info))
+        text = logging.Formatter().formatException(record.exc_info)
+        record.exc_text = registry.redact_pieces(registry.redact_text(text))
         record.exc_info = None
 
 
