@@ -74,18 +74,27 @@ async def sandbox_client(
 
 
 class _CutStream(httpx2.AsyncByteStream):
-    def __init__(self, inner: httpx2.AsyncByteStream, limit: int) -> None:
+    """Ends the body after ``limit`` bytes: abruptly (a protocol error mid-event), or, when
+    ``clean``, at the next event boundary, as a server closing a stream on purpose would."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, clean: bool) -> None:
         self._inner = inner
         self._limit = limit
+        self._clean = clean
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         sent = 0
         async for chunk in self._inner:
             if sent + len(chunk) > self._limit:
-                yield chunk[: self._limit - sent]
-                raise httpx2.RemoteProtocolError(
-                    "peer closed connection without sending complete message body"
-                )
+                if not self._clean:
+                    yield chunk[: self._limit - sent]
+                    raise httpx2.RemoteProtocolError(
+                        "peer closed connection without sending complete message body"
+                    )
+                end = chunk.find(b"\n\n", max(0, self._limit - sent))
+                if end >= 0:
+                    yield chunk[: end + 2]
+                    return
             sent += len(chunk)
             yield chunk
 
@@ -103,6 +112,7 @@ class Wiretap(httpx2.AsyncBaseTransport):
         cut: Callable[[httpx2.Request], bool] | None = None,
         mean_cut_bytes: int = 10_000,
         seed: int = 0,
+        clean: bool = False,
     ) -> None:
         self.inner = inner
         self.cut = cut
@@ -110,6 +120,7 @@ class Wiretap(httpx2.AsyncBaseTransport):
         self.rng = random.Random(seed)
         self.requests: list[httpx2.Request] = []
         self.cuts = 0
+        self.clean = clean
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
@@ -122,7 +133,7 @@ class Wiretap(httpx2.AsyncBaseTransport):
         return httpx2.Response(
             response.status_code,
             headers=response.headers,
-            stream=_CutStream(response.stream, limit),
+            stream=_CutStream(response.stream, limit, self.clean),
             request=request,
         )
 

@@ -17,12 +17,15 @@ def _is_group_events(request: httpx2.Request) -> bool:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("seed", range(3))
-async def test_group_events_cut_at_random_points_deliver_every_completion_exactly_once(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "clean"), [(0, False), (1, False), (2, False), (3, True), (4, True)])
+async def test_group_events_cut_at_random_points_deliver_every_completion_exactly_once(
+    seed: int, clean: bool
+) -> None:
+    """Abrupt cuts (mid-event), and clean closes by the server while the group is still active."""
     taps: list[Wiretap] = []
 
     def tap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
-        taps.append(Wiretap(inner, cut=_is_group_events, mean_cut_bytes=8_000, seed=seed))
+        taps.append(Wiretap(inner, cut=_is_group_events, mean_cut_bytes=8_000, seed=seed, clean=clean))
         return taps[0]
 
     async with sandbox_client(seed=seed, speed=40.0, transport=tap) as (_, client):

@@ -8,7 +8,7 @@ import anyio
 import pytest
 from client_harness import FAST_BACKOFF, cid_counts, inputs, sandbox_client
 
-from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.client import ParallelClient, RetryBudget
 from taskgroup_mcp.sandbox import Faults
 from taskgroup_mcp.wire import RunInput, Webhook
 
@@ -214,3 +214,19 @@ async def test_an_explicit_call_key_adds_the_same_inputs_again_on_purpose() -> N
         again = await client.submit(group.taskgroup_id, inputs(10), call_key="second pass")
         assert again.added == 10 and again.already_present == 0
         assert sum(cid_counts(sb, group.taskgroup_id).values()) == 20
+
+
+@pytest.mark.anyio
+async def test_an_outage_is_bounded_by_the_attempts_and_the_retry_budget() -> None:
+    outage = Faults(fail_before_commit=1.0)
+    budget = RetryBudget(capacity=100)
+    async with sandbox_client(outage, chunk_size=100, retry_budget=budget) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            result = await client.submit(group.taskgroup_id, inputs(1_000))
+        assert result.added == 0 and len(result.failed) == 1_000
+        assert all(f.retryable and f.status_code == 503 for f in result.failed)
+        # 10 first attempts, then at most capacity / cost-of-an-ambiguous-retry resends.
+        assert result.requests_sent <= 10 + budget.capacity // budget.timeout_cost
+        assert sum(sb.stats.requests["add_runs"].values()) == result.requests_sent
+        assert sum(cid_counts(sb, group.taskgroup_id).values()) == 0
