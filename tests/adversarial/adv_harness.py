@@ -203,9 +203,11 @@ class RawStdio:
 
 
 @asynccontextmanager
-async def raw_stdio(tmp_path: Path, env: dict[str, str], *args: str) -> AsyncIterator[RawStdio]:
-    """``taskgroup-mcp --sandbox`` with every logger at DEBUG; stdout and stderr fully captured."""
-    command = [sys.executable, "-c", FORCE_DEBUG, "--sandbox", *args]
+async def raw_stdio(
+    tmp_path: Path, env: dict[str, str], *, sandbox_flag: bool = True
+) -> AsyncIterator[RawStdio]:
+    """``taskgroup-mcp [--sandbox]`` with every logger at DEBUG; stdout and stderr fully captured."""
+    command = [sys.executable, "-c", FORCE_DEBUG, *(["--sandbox"] if sandbox_flag else [])]
     async with await anyio.open_process(command, env=env, cwd=str(tmp_path)) as process:
         raw = RawStdio(process)
         async with anyio.create_task_group() as tg:
