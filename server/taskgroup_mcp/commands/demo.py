@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -115,7 +116,10 @@ class _Out:
 
 
 def _child_env(export_dir: Path, speed: float) -> dict[str, str]:
-    return {
+    """The server's environment: the SDK merges it over a minimal one (PATH, HOME, ...), so none of
+    the caller's TASKGROUP_MCP_* or PARALLEL_* settings leak into the demo."""
+    passed = {name: os.environ[name] for name in ("PYTHONPATH",) if os.environ.get(name)}
+    return passed | {
         "TASKGROUP_MCP_SANDBOX": "1",
         "TASKGROUP_MCP_SANDBOX_SPEED": str(speed),
         "TASKGROUP_MCP_EXPORT_DIR": str(export_dir),
