@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -19,9 +20,11 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-def sandbox(clock: ManualClock) -> Iterator[Sandbox]:
-    sb = Sandbox(SandboxConfig(speed=60.0, seed=0), clock=clock)
+@pytest.fixture(params=["memory", "sqlite"])
+def sandbox(request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path) -> Iterator[Sandbox]:
+    """The same tests run against both stores."""
+    db = str(tmp_path / "sandbox.db") if request.param == "sqlite" else None
+    sb = Sandbox(SandboxConfig(speed=60.0, seed=0, db_path=db), clock=clock)
     yield sb
     sb.close()
 

@@ -90,6 +90,8 @@ class Lifecycle:
         self._pending = []
         self._held = set()
         for run in self.store.unfinished_runs():
+            if run.mcp_state == MCP_CALLING:  # calls cut short by a restart: make them again
+                self.store.set_tool_calls(run, None, run.warnings, MCP_WAITING)
             if run.status == "queued":
                 self._heap.append((run.start_at, run.seq, _START, run.run_id))
             else:
@@ -271,6 +273,10 @@ class Lifecycle:
             return
         if run.mcp_state == MCP_CALLING:
             self._held.add(run.run_id)  # finishes when its tool calls are recorded
+            return
+        if run.mcp_state == MCP_WAITING and self.hooks is not None and self.hooks.run_started(run):
+            self.store.set_tool_calls(run, run.tool_calls, run.warnings, MCP_CALLING)
+            self._held.add(run.run_id)
             return
         if run.mcp_state == MCP_WAITING:  # no executor ran the calls: as if listing failed
             servers: list[McpServer] = run.input.mcp_servers or []

@@ -21,7 +21,9 @@ def open_store(db_path: str | None) -> Store:
     """SQLite at ``db_path``, or memory when it is None."""
     if db_path is None:
         return MemoryStore()
-    raise NotImplementedError("the SQLite store lands in the next commit")
+    from ._sqlite import SqliteStore
+
+    return SqliteStore(db_path)
 
 
 class Sandbox:
