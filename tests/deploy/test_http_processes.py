@@ -37,9 +37,21 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def server_process(port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server_process(
+    port: int, env: dict[str, str], log: Path, *flags: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """The server as a child process, its stderr in ``log`` (a pipe nobody reads could fill and block it)."""
-    argv = [sys.executable, "-m", "taskgroup_mcp", "serve", "--transport", "http", "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "taskgroup_mcp",
+        "serve",
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        *flags,
+    ]
     with log.open("wb") as sink:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=sink)
         try:
@@ -228,3 +240,27 @@ def test_the_dockerfile_command_is_what_these_tests_run() -> None:
     dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text(encoding="utf-8")
     assert 'ENTRYPOINT ["taskgroup-mcp"]' in dockerfile
     assert '"serve", "--transport", "http"' in dockerfile
+
+
+def readme_http_flags() -> list[str]:
+    """The flags of the README's HTTP quickstart command."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    command = readme.split("## Remote deployment", 1)[1].split("```bash\n", 1)[1].splitlines()[0]
+    assert command.startswith('TASKGROUP_MCP_AUTH_TOKENS="$(openssl rand -hex 32)" taskgroup-mcp serve ')
+    return command.split("taskgroup-mcp serve ", 1)[1].split()
+
+
+@pytest.mark.anyio
+async def test_the_readme_http_quickstart_serves_the_tools(tmp_path: Path) -> None:
+    port = free_port()
+    env = server_env(TASKGROUP_MCP_AUTH_TOKENS=TOKEN)
+    with server_process(port, env, tmp_path / "server.log", *readme_http_flags()) as proc:
+        await wait_ready(port, proc)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30.0) as http:
+            url = f"http://127.0.0.1:{port}/mcp"
+            with anyio.fail_after(30):
+                async with Client(streamable_http_client(url, http_client=http)) as c:
+                    created = await c.call_tool("create_task_group", {})
+    assert not created.is_error
+    assert proc.returncode == 0

@@ -111,11 +111,6 @@ def _verifier(settings: Settings) -> StaticTokenVerifier | None:
     if is_loopback(settings.host):
         return None
     if settings.insecure_no_auth:
-        logger.warning(
-            "serving %s on %s without authentication (--insecure-no-auth): anyone who can reach it can spend your key",
-            MCP_PATH,
-            settings.host,
-        )
         return None
     raise HttpSetupError(
         f"refusing to serve HTTP on {settings.host} without authentication: set TASKGROUP_MCP_AUTH_TOKENS "
@@ -155,6 +150,12 @@ def build_http_app(
         verifier = _verifier(settings)
     except AuthSetupError as exc:
         raise HttpSetupError(str(exc)) from None
+    if verifier is None and not is_loopback(settings.host):
+        logger.warning(
+            "serving %s on %s without authentication (--insecure-no-auth): anyone who can reach it can spend your key",
+            MCP_PATH,
+            settings.host,
+        )
     security = _transport_security(settings)
     mcp_app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
