@@ -10,6 +10,7 @@ import pytest
 
 from taskgroup_mcp import wire
 from taskgroup_mcp.tools import (
+    SANDBOX_NOTICE,
     SECRETS,
     ArgumentProblem,
     decode_cursor,
@@ -21,6 +22,7 @@ from taskgroup_mcp.tools import (
     sanitize,
     shape_run,
     strip_invisible,
+    summarize,
 )
 
 
@@ -130,3 +132,21 @@ def test_a_registered_secret_is_redacted_from_values_and_log_records(
     with caplog.at_level(logging.INFO):
         logging.getLogger("taskgroup_mcp.test").info("key=%s", "CANARY-secret-5a4b3c2d")
     assert "CANARY-secret" not in caplog.text and "[REDACTED]" in caplog.text
+
+
+def test_a_busy_groups_status_stays_within_about_100_tokens() -> None:
+    counts = {"queued": 1000, "running": 2000, "completed": 9000, "failed": 345, "action_required": 3}
+    group = wire.TaskGroup(
+        taskgroup_id="tgrp_1934800f3dd419885ef784f5",
+        created_at="2026-11-29T10:00:00Z",
+        status=wire.TaskGroupStatus(
+            num_task_runs=12_348,
+            task_run_status_counts=counts,
+            is_active=True,
+            status_message=None,
+            modified_at=None,
+        ),
+    )
+    status = summarize(group, notice=SANDBOX_NOTICE)
+    assert status.eta_s is not None and status.done_pct == pytest.approx(75.7, abs=0.1)
+    assert estimate_tokens(status.model_dump(mode="json", exclude_none=True)) <= 100

@@ -18,6 +18,7 @@ from ._sanitize import (
 from ._server import INSTRUCTIONS, SERVER_NAME, build_server, plan_fan_out, processors_table
 from ._shaping import decode_cursor, encode_cursor, estimate_tokens, fit, read_page, shape_run
 from ._spend import Estimate, SpendRefused, estimate, refusal
+from ._status import summarize
 
 __all__ = [
     "INSTRUCTIONS",
@@ -48,5 +49,6 @@ __all__ = [
     "sanitize",
     "shape_run",
     "strip_invisible",
+    "summarize",
     "to_tool_error",
 ]

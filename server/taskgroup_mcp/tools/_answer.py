@@ -17,8 +17,13 @@ T = TypeVar("T")
 
 
 def payload(model: BaseModel) -> dict[str, Any]:
-    """The structured form of a result: JSON mode, nulls dropped, known secrets redacted."""
-    return SECRETS.redact(model.model_dump(mode="json", exclude_none=True))
+    """The structured form of a result: JSON mode, nulls dropped, known secrets redacted, and the
+    data first (``next_step`` and ``notice`` last, where a reader looks for what to do next)."""
+    data: dict[str, Any] = SECRETS.redact(model.model_dump(mode="json", exclude_none=True))
+    for key in ("next_step", "notice"):
+        if key in data:
+            data[key] = data.pop(key)
+    return data
 
 
 def answer(model: BaseModel, extra: Sequence[ContentBlock] = ()) -> CallToolResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,11 +32,28 @@ NO_HEADER_MESSAGE = (
 )
 
 
+MAX_KEPT_CURSORS = 10_000
+
+
+class BoundedDict(OrderedDict[str, str]):
+    """A dict that forgets its oldest entries beyond ``limit`` (a long-lived server sees many groups)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+
 @dataclass
 class AppState:
     settings: Settings
     client: ParallelClient | None
-    event_cursors: dict[str, str] = field(default_factory=lambda: {})
+    event_cursors: dict[str, str] = field(default_factory=lambda: BoundedDict(MAX_KEPT_CURSORS))
     """Per group, the last events-stream position seen: a new wait resumes there."""
 
     @property

@@ -20,14 +20,12 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def next_step_for(group_id: str, active: bool, total: int) -> str:
+    del group_id  # the id is in the result beside this sentence
     if total == 0:
-        return f"The group is empty: call add_runs(task_group_id='{group_id}', ...)."
+        return "The group is empty: call add_runs with this task_group_id."
     if active:
-        return (
-            f"Call wait_for_task_group(task_group_id='{group_id}') to follow progress; "
-            "reuse this id, do not create a new group."
-        )
-    return f"Done. Call get_task_group_results(task_group_id='{group_id}') or export_task_group_results."
+        return "Call wait_for_task_group with this id to follow progress; do not create a new group."
+    return "Done. Call get_task_group_results or export_task_group_results with this id."
 
 
 def summarize(

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
 from taskgroup_mcp import wire
@@ -173,6 +174,18 @@ async def submit_plan(
         group_id, batch.run_inputs, default_task_spec=batch.spec, call_key=call_key, on_progress=on_progress
     )
     failures = [Failure(index=f.index, reason=f.reason, field=f.field) for f in result.failed]
+    if (
+        failures
+        and not result.added
+        and not result.already_present
+        and all(f.retryable for f in result.failed)
+    ):
+        # An outage, not bad inputs: a retryable error, never a result that reads as success.
+        raise ToolError(
+            f"Parallel is not accepting runs right now: none of the {len(failures)} inputs were added "
+            "(the API kept failing; this is temporary). Call add_runs again with the same arguments in "
+            "a minute: it is safe to repeat, nothing is ever added twice."
+        )
     group = await client.get_task_group(group_id)
     status = summarize(group, notice=None)
     status.next_step = None
