@@ -96,6 +96,12 @@ def test_the_claude_desktop_config_has_a_uvx_form_and_a_docker_form() -> None:
     assert commands == ["docker", "uvx"]
 
 
+def test_the_docker_form_runs_the_image_the_dockerfile_builds_through_its_entry_point() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert f"docker build -t {DOCKER_IMAGE} ." in dockerfile
+    assert 'ENTRYPOINT ["taskgroup-mcp"]' in dockerfile  # so the args after the image are our CLI's
+
+
 def test_the_vscode_config_asks_for_the_key_as_a_password_input_and_types_its_server() -> None:
     config = _load("vscode-mcp.json")
     inputs = {i["id"]: i for i in config["inputs"]}
