@@ -146,6 +146,8 @@ async def _drive(
     created = await _call(client, "create_task_group", {"metadata": {"source": "taskgroup-mcp demo"}})
     report.task_group_id = str(created["task_group_id"])
     out.step(3, f"create_task_group -> {report.task_group_id}")
+    if created.get("notice"):
+        out.block([f"the server labels every answer: {created['notice']}"])
 
     added = await _call(
         client,
