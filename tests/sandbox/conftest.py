@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
-from collections.abc import Iterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import pytest
+import uvicorn
 
 from taskgroup_mcp.sandbox import ManualClock, Sandbox, SandboxConfig
 
@@ -68,3 +73,69 @@ async def add(
     client: httpx2.AsyncClient, gid: str, inputs: list[dict[str, Any]], **body: Any
 ) -> httpx2.Response:
     return await client.post(f"/v1/tasks/groups/{gid}/runs", json={"inputs": inputs, **body})
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+@contextlib.asynccontextmanager
+async def serve_asgi(app: Any) -> AsyncIterator[int]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1, a free port, in this event loop; yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(functools.partial(server.serve, sockets=[sock]))
+        with anyio.fail_after(10):
+            await server.ready.wait()
+        try:
+            yield port
+        finally:
+            server.should_exit = True
+
+
+class HeaderRecorder:
+    """ASGI middleware that keeps the headers of every request it sees."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.headers: list[dict[str, str]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await self.app(scope, receive, send)
+
+
+def facts_server() -> HeaderRecorder:
+    """A tiny streamable-HTTP MCP server with two tools; its answers are recognisable."""
+    from mcp.server import MCPServer
+
+    server = MCPServer("company-facts")
+
+    @server.tool()
+    def company_facts(query: str) -> str:
+        """Facts about a company."""
+        return f"FACTS[{query}]: founded 1999, 42 employees"
+
+    @server.tool()
+    def stock_price(ticker: str) -> str:
+        """A stock price."""
+        return f"PRICE[{ticker}]: 12.34"
+
+    return HeaderRecorder(server.streamable_http_app(stateless_http=True))
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

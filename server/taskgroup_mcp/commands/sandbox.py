@@ -1,0 +1,120 @@
+"""``taskgroup-mcp sandbox``: the offline emulator of the Task Group API on a local port.
+
+Writes ``taskgroup-mcp sandbox listening on http://HOST:PORT`` to stdout once it accepts
+connections (with ``--port 0`` that is how callers learn the port), logs one line per request to
+stderr, and exits 0 on SIGINT or SIGTERM after in-flight requests finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Generator
+
+import anyio
+import uvicorn
+
+from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
+
+__all__ = ["run"]
+
+log = logging.getLogger("taskgroup_mcp.sandbox")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling (it re-raises the signal after shutdown), and an
+    event set once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = anyio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("httpx2", "httpcore", "mcp"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    return SandboxConfig(
+        speed=args.speed,
+        seed=args.seed,
+        fail_rate=args.fail_rate,
+        db_path=args.db,
+        api_key=args.api_key,
+        webhook_secret=args.webhook_secret,
+        faults=Faults.parse(args.faults),
+    )
+
+
+async def serve(sandbox: Sandbox, host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    chosen = sock.getsockname()[1]
+    server = _Server(
+        uvicorn.Config(
+            sandbox.app, host=host, port=chosen, log_level="warning", access_log=False, lifespan="off"
+        )
+    )
+    async with sandbox, anyio.create_task_group() as tg:
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    log.info("received %s; shutting down", signal.Signals(signum).name)
+                    server.should_exit = True
+                    return
+
+        tg.start_soon(on_signal)
+
+        async def announce() -> None:
+            await server.ready.wait()
+            shown = f"[{host}]" if ":" in host else host
+            sys.stdout.write(f"taskgroup-mcp sandbox listening on http://{shown}:{chosen}\n")
+            sys.stdout.flush()
+            log.info(
+                "sandbox on http://%s:%d (speed %g, seed %d, %s store); synthetic data",
+                shown,
+                chosen,
+                sandbox.config.speed,
+                sandbox.config.seed,
+                "SQLite" if sandbox.config.db_path else "in-memory",
+            )
+
+        tg.start_soon(announce)
+        await server.serve(sockets=[sock])
+        tg.cancel_scope.cancel()
+
+
+def run(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_level)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        sys.stderr.write(f"taskgroup-mcp sandbox: {exc}\n")
+        return 2
+    sandbox = Sandbox(config)
+    try:
+        anyio.run(serve, sandbox, args.host, args.port)
+    finally:
+        sandbox.close()
+    return 0
