@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -121,10 +122,25 @@ class Wiretap(httpx2.AsyncBaseTransport):
         self.requests: list[httpx2.Request] = []
         self.cuts = 0
         self.clean = clean
+        self.log: list[dict[str, Any]] = []
+        """Every request in order: at, method, path, body, outcome (status or "dropped"), retry_after."""
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.requests.append(request)
-        response = await self.inner.handle_async_request(request)
+        entry = {
+            "at": time.monotonic(),
+            "method": request.method,
+            "path": request.url.path,
+            "body": request.content,
+        }
+        self.log.append(entry)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx2.TransportError:
+            entry["outcome"] = "dropped"
+            raise
+        entry["outcome"] = response.status_code
+        entry["retry_after"] = response.headers.get("retry-after")
         if self.cut is None or not self.cut(request) or response.status_code != 200:
             return response
         self.cuts += 1

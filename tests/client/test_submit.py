@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 import anyio
+import httpx2
 import pytest
-from client_harness import FAST_BACKOFF, cid_counts, inputs, sandbox_client
+from client_harness import FAST_BACKOFF, Wiretap, cid_counts, inputs, sandbox_client
 
-from taskgroup_mcp.client import ParallelClient, RetryBudget
+from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient, RetryBudget
 from taskgroup_mcp.sandbox import Faults
 from taskgroup_mcp.wire import RunInput, Webhook
 
@@ -230,3 +233,51 @@ async def test_an_outage_is_bounded_by_the_attempts_and_the_retry_budget() -> No
         assert result.requests_sent <= 10 + budget.capacity // budget.timeout_cost
         assert sum(sb.stats.requests["add_runs"].values()) == result.requests_sent
         assert sum(cid_counts(sb, group.taskgroup_id).values()) == 0
+
+
+def _posted_cids(body: bytes) -> list[str]:
+    return [item["metadata"][RESERVED_METADATA_KEY] for item in json.loads(body)["inputs"]]
+
+
+async def _audit_the_wire(seed: int) -> tuple[int, int]:
+    """Submit under faults while recording every request; check the order of POSTs and scans.
+    Returns (resends after a 429, resends after an ambiguous answer)."""
+    taps: list[Wiretap] = []
+
+    def tap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        taps.append(Wiretap(inner))
+        return taps[0]
+
+    faults = Faults(drop_after_commit=0.2, fail_before_commit=0.2, throttle=0.3, retry_after=0.05)
+    async with sandbox_client(faults, seed=seed, chunk_size=100, transport=tap) as (sb, client):
+        group = await client.create_task_group()
+        result = await client.submit(group.taskgroup_id, inputs(1_000))
+        assert result.ok and sum(cid_counts(sb, group.taskgroup_id).values()) == 1_000
+    last_post: dict[str, tuple[int, dict[str, Any]]] = {}
+    throttled = ambiguous = 0
+    log = taps[0].log
+    for i, entry in enumerate(log):
+        if entry["method"] != "POST" or not entry["path"].endswith("/runs"):
+            continue
+        for cid in _posted_cids(entry["body"]):
+            if cid in last_post:
+                j, before = last_post[cid]
+                if before["outcome"] == 429:
+                    throttled += 1
+                    assert entry["at"] - before["at"] >= float(before["retry_after"])
+                else:
+                    assert before["outcome"] in ("dropped", 503), before["outcome"]
+                    assert any(
+                        e["method"] == "GET" and e["path"].endswith("/runs") for e in log[j + 1 : i]
+                    ), "an ambiguous cid was resent without scanning the group first"
+                    ambiguous += 1
+            last_post[cid] = (i, entry)
+    return throttled, ambiguous
+
+
+@pytest.mark.anyio
+async def test_no_input_is_resent_blindly_and_no_post_comes_before_its_retry_after() -> None:
+    """After an ambiguous answer a cid goes out again only once the group was scanned since;
+    after a 429 the same inputs wait at least Retry-After (checked over several seeds)."""
+    totals = [await _audit_the_wire(seed) for seed in range(4)]
+    assert sum(t for t, _ in totals) > 0 and sum(a for _, a in totals) > 0
