@@ -178,3 +178,26 @@ async def test_waiting_until_a_change_returns_once_a_run_finishes(sandbox: Any) 
             )
         data = result.structured_content
         assert data["finished_while_waiting"] >= 1 and data["timed_out"] is False
+
+
+async def test_a_retry_says_when_forwarded_headers_could_not_be_carried_over(sandbox: Any) -> None:
+    server = {
+        "url": "http://127.0.0.1:9/mcp",
+        "name": "crm",
+        "headers": {"Authorization": "Bearer tok-123456"},
+    }
+    async with sandbox(fail_rate=1.0) as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        await client.call_tool(
+            "add_runs", {"task_group_id": gid, "inputs": ["a", "b"], "mcp_servers": [server]}
+        )
+        with anyio.fail_after(30):
+            while (await client.call_tool("wait_for_task_group", {"task_group_id": gid})).structured_content[
+                "status"
+            ]["active"]:
+                pass
+        bare = (await client.call_tool("retry_failed_runs", {"task_group_id": gid})).structured_content
+        assert bare["added"] == 2 and "without their headers" in bare["notes"][0]
+        again = await client.call_tool("retry_failed_runs", {"task_group_id": gid, "mcp_servers": [server]})
+        data = again.structured_content
+        assert not again.is_error and "notes" not in data and data["failed_found"] >= 2

@@ -110,3 +110,4 @@ class RetryResult(Answer):
     added: int
     already_present: int
     failed: list[Failure] = Field(default_factory=lambda: [])
+    notes: list[str] | None = None

@@ -463,14 +463,22 @@ async def retry_failed_runs(
     processor: Annotated[
         str | None, Field(description="run the retries on this processor (default: the same)")
     ] = None,
+    mcp_servers: Annotated[
+        list[dict[str, Any] | str] | None,
+        Field(
+            description="MCP servers for the retried runs (the API does not return header values, so pass "
+            "them again if the servers need headers); default: the failed runs' servers"
+        ),
+    ] = None,
 ) -> Annotated[CallToolResult, RetryResult]:
     """Add the inputs of every failed run to the same group again (runs cannot be cancelled or
     restarted; this is the lever left). Safe to repeat: it adds nothing twice."""
     state = app_state(ctx)
     try:
         result = await retry_failed(
-            client_for(ctx), task_group_id, processor=processor, report=_reporter(ctx), notice=state.notice
-        )
+            client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
+            settings=state.settings, report=_reporter(ctx), notice=state.notice,
+        )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     return answer(result)

@@ -16,6 +16,7 @@ from taskgroup_mcp.config import Settings
 
 from ._answer import closing
 from ._arguments import ArgumentProblem, problems_from_validation
+from ._forwarding import resolve_mcp_servers
 from ._inputs import InputValue, RunOverride, build_run_inputs, read_inputs_file, task_spec
 from ._models import Failure, RetryResult, RunsAdded
 from ._shaping import json_text
@@ -214,15 +215,23 @@ async def retry_failed(
     group_id: str,
     *,
     processor: str | None,
+    mcp_servers: list[dict[str, Any] | str] | None,
+    settings: Settings,
     report: Progress,
     notice: str | None,
 ) -> RetryResult:
     """Add every failed run's input again to the same group, idempotently: each retried input
-    carries the failed run's id, so repeating this call adds nothing twice."""
+    carries the failed run's id, so repeating this call adds nothing twice.
+
+    The API never returns forwarded MCP header values, so a retried input gets its servers from
+    ``mcp_servers`` when given, else from the operator's named servers of the same name; any
+    other server is retried without headers (and the answer says so)."""
     if processor is not None and wire.get_processor(processor) is None:
         raise ArgumentProblem([unknown_processor_problem(processor, "processor")])
+    servers = resolve_mcp_servers(mcp_servers, settings) if mcp_servers is not None else None
     failed_ids: list[str] = []
     inputs: list[wire.RunInput] = []
+    headerless = 0
     stream = client.iter_results(group_id, status="failed", include_input=True, include_output=False)
     async with closing(stream) as events:
         async for event in events:
@@ -233,9 +242,19 @@ async def retry_failed(
             # The failed run's id makes each retry its own input: retrying the same failed run
             # again adds nothing, while a retry that fails in turn can itself be retried.
             meta[RETRY_OF_KEY] = event.run.run_id
+            run_servers = event.input.mcp_servers
+            if servers is not None:
+                run_servers = servers or None
+            elif run_servers:
+                run_servers, lost = _restore_named(run_servers, settings)
+                headerless += lost
             inputs.append(
                 event.input.model_copy(
-                    update={"metadata": meta or None, "processor": processor or event.input.processor}
+                    update={
+                        "metadata": meta or None,
+                        "processor": processor or event.input.processor,
+                        "mcp_servers": run_servers,
+                    }
                 )
             )
     if not inputs:
@@ -260,9 +279,30 @@ async def retry_failed(
         failed=[Failure(index=f.index, reason=f.reason, field=f.field) for f in result.failed][
             :MAX_FAILURES_SHOWN
         ],
+        notes=[
+            f"{headerless} retried inputs forward MCP servers without their headers (the API does not "
+            "return header values): pass mcp_servers to retry_failed_runs if those servers need them."
+        ]
+        if headerless
+        else None,
         next_step=(
             f"Call wait_for_task_group(task_group_id='{group_id}'). The failed runs stay in the group "
             "(runs cannot be cancelled); the new runs are added beside them."
         ),
         notice=notice,
     )
+
+
+def _restore_named(servers: list[wire.McpServer], settings: Settings) -> tuple[list[wire.McpServer], int]:
+    """Echoed servers with the headers of the operator's named server of the same name restored;
+    the count of servers left without headers."""
+    out: list[wire.McpServer] = []
+    lost = 0
+    for server in servers:
+        if server.name in settings.mcp_servers and not server.headers:
+            restored = resolve_mcp_servers([server.name], settings)
+            out.extend(restored or [server])
+        else:
+            lost += 0 if server.headers else 1
+            out.append(server)
+    return out, lost
