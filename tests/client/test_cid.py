@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, InputValidationError, ParallelClient, derive_cids
 from taskgroup_mcp.wire import McpServer, RunInput, TaskSpec, TextSchema
@@ -75,3 +79,32 @@ async def test_an_input_over_a_documented_limit_is_refused_before_sending() -> N
     assert info.value.errors[0].field == "inputs.2.input"
     assert "x" * 20 not in str(info.value)
     await client.aclose()
+
+
+_texts = st.sampled_from(["acme", "globex", "initech", "umbrella"])
+_procs = st.sampled_from(["lite", "base"])
+_runs = st.lists(st.builds(lambda t, p: RunInput(input=t, processor=p), _texts, _procs), max_size=30)
+
+
+@given(runs=_runs, seed=st.randoms(use_true_random=False))
+def test_ids_are_unique_within_a_call_and_follow_their_input_under_any_order(
+    runs: list[RunInput], seed: Any
+) -> None:
+    cids = derive_cids("g", runs)
+    assert len(set(cids)) == len(cids)
+    shuffled = list(runs)
+    seed.shuffle(shuffled)
+    by_input: dict[tuple[str, str], set[str]] = {}
+    for run, cid in zip(runs, cids, strict=True):
+        by_input.setdefault((str(run.input), run.processor), set()).add(cid)
+    again: dict[tuple[str, str], set[str]] = {}
+    for run, cid in zip(shuffled, derive_cids("g", shuffled), strict=True):
+        again.setdefault((str(run.input), run.processor), set()).add(cid)
+    assert again == by_input
+
+
+@given(runs=_runs)
+def test_a_longer_call_keeps_the_ids_of_the_inputs_it_shares_with_a_shorter_one(runs: list[RunInput]) -> None:
+    """Adding inputs to a call (a corrected or extended retry) never changes the others' ids."""
+    extended = [*runs, RunInput(input="new one", processor="lite")]
+    assert derive_cids("g", extended)[: len(runs)] == derive_cids("g", runs)

@@ -40,6 +40,8 @@ M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 
 USER_AGENT = "taskgroup-mcp/0.1"
+MAX_FRESH_GROUPS = 10_000
+"""Groups remembered as created here and not yet submitted to (a submit to one skips its scan)."""
 
 
 class ParallelClient:
@@ -338,6 +340,8 @@ class ParallelClient:
             return TaskGroup.model_validate_json(response.content)
 
         group = await self._retrying("POST groups", once)
+        if len(self._fresh_groups) >= MAX_FRESH_GROUPS:
+            self._fresh_groups.clear()  # forgetting only costs a scan on the next submit
         self._fresh_groups.add(group.taskgroup_id)
         return group
 
