@@ -108,6 +108,8 @@ async def test_a_422_chunk_is_sent_once_and_reported_while_the_other_chunks_land
         assert [f.index for f in named] == [437]
         assert named[0].field is not None and named[0].field.startswith("inputs.437.webhook")
         assert all(f.status_code == 422 and not f.retryable for f in result.failed)
+        others = [f for f in result.failed if f.field is None]
+        assert all("because of input(s) 437" in f.reason for f in others)
         assert result.added == 750
         counts = cid_counts(sb, group.taskgroup_id)
         assert sum(counts.values()) == 750 and max(counts.values()) == 1

@@ -202,7 +202,12 @@ class _Submission:
                 reason = f"{prefix}{err.msg}"
             elif by_index:
                 field = None
-                reason = f"{prefix}rejected together with other inputs of its request: {exc.message}"
+                culprits = sorted(self.index[cids[p]] for p in by_index if p < len(cids))
+                named = ", ".join(str(c) for c in culprits[:10]) + (", ..." if len(culprits) > 10 else "")
+                reason = (
+                    f"{prefix}not added: the request carrying it was refused because of input(s) {named}; "
+                    "fix those and submit again"
+                )
             else:
                 field = None
                 reason = f"{prefix}{exc.message}"
@@ -216,6 +221,7 @@ class _Submission:
         attempts = 0
         need_reconcile = False
         last_exc: ParallelError | None = None
+        give_up = f"gave up after {client.max_attempts_per_chunk} attempts: "
         while pending:
             if need_reconcile:
                 found: dict[str, list[str]]
@@ -245,7 +251,7 @@ class _Submission:
                 continue
             if attempts >= client.max_attempts_per_chunk:
                 assert last_exc is not None
-                self._fail(pending, last_exc, f"gave up after {attempts} attempts: ")
+                self._fail(pending, last_exc, give_up)
                 await self._progress(len(pending))
                 return
             async with self.limiter:
@@ -296,6 +302,7 @@ class _Submission:
             if not client.retry_budget.try_spend(timeout=outcome is Outcome.AMBIGUOUS):
                 if outcome is Outcome.AMBIGUOUS:
                     # Cannot resend, but must still find out what landed: reconcile once more.
+                    give_up = "retry budget exhausted: "
                     self.ambiguous += 1
                     self.last_ambiguous = anyio.current_time()
                     attempts = client.max_attempts_per_chunk
