@@ -1,6 +1,6 @@
 """HTTP transport load: N concurrent MCP clients, the real server (sandbox) beside a bare echo server.
 
-    .venv/bin/python bench/bench_http.py [--clients 50] [--calls 2000] [--mode auto|legacy]
+    .venv/bin/python bench/bench_http.py [--clients 50] [--calls 2000] [--mode auto|legacy] [--rounds 3]
 
 Both servers run as their own processes on 127.0.0.1 behind the same transport stack
 (``build_http_app``: stateless streamable HTTP, bearer auth, Host/Origin checks, request ids):
@@ -11,8 +11,10 @@ Both servers run as their own processes on 127.0.0.1 behind the same transport s
 * ``bare echo``: an ``MCPServer`` with one ``echo`` tool and nothing else.
 
 Each of the N clients holds one MCP connection and makes ``calls / N`` sequential calls; the load
-generator runs in this process. Prints throughput, p50 and p99 latency and errors per server, and
-the ratio of the two throughputs (aim: >= 0.7).
+generator runs in this process. Rounds alternate between the two servers so that both see the same
+background load. Prints, per round and server, throughput, p50 and p99 latency, errors, the
+server's CPU time per call and the load generator's CPU use; then the median throughput ratio
+(aim: >= 0.7) and the ratio of server CPU per call (a figure that background load disturbs less).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Outcome:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     server_cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -151,9 +154,10 @@ async def load(
             tg.start_soon(one_client)
         await ready.wait()
         started = time.perf_counter()
-        cpu_before = cpu_seconds(pid)
+        cpu_before, own_before = cpu_seconds(pid), time.process_time()
     outcome.wall_seconds = time.perf_counter() - started
     outcome.server_cpu_seconds = cpu_seconds(pid) - cpu_before
+    outcome.client_cpu_seconds = time.process_time() - own_before
     return outcome
 
 
@@ -168,26 +172,33 @@ async def create_group(url: str, mode: str) -> str:
         return str(result.structured_content["task_group_id"])
 
 
-def report(outcomes: list[Outcome]) -> None:
+def report(rounds: list[tuple[Outcome, Outcome]]) -> None:
     print(
-        f"{'server':<16} {'clients':>7} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6} {'server CPU ms/call':>19}"
+        f"{'round':>5} {'server':<14} {'clients':>7} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'errors':>6} {'server CPU ms/call':>19} {'load gen CPU %':>15}"
     )
-    for o in outcomes:
-        print(
-            f"{o.name:<16} {o.clients:>7} {o.calls:>6} {o.wall_seconds:>7.2f} {o.throughput:>8.1f} "
-            f"{o.percentile(0.5):>7.1f} {o.percentile(0.99):>7.1f} {o.errors:>6} "
-            f"{o.server_cpu_seconds / o.calls * 1000:>19.2f}"
-        )
-    real, bare = outcomes
+    for number, pair in enumerate(rounds, start=1):
+        for o in pair:
+            print(
+                f"{number:>5} {o.name:<14} {o.clients:>7} {o.calls:>6} {o.wall_seconds:>7.2f} {o.throughput:>8.1f} "
+                f"{o.percentile(0.5):>7.1f} {o.percentile(0.99):>7.1f} {o.errors:>6} "
+                f"{o.server_cpu_seconds / o.calls * 1000:>19.2f} {o.client_cpu_seconds / o.wall_seconds * 100:>15.0f}"
+            )
+    ratios = [real.throughput / bare.throughput for real, bare in rounds]
+    real_cpu = sum(r.server_cpu_seconds for r, _ in rounds) / sum(r.calls for r, _ in rounds)
+    bare_cpu = sum(b.server_cpu_seconds for _, b in rounds) / sum(b.calls for _, b in rounds)
+    errors = sum(r.errors + b.errors for r, b in rounds)
     print(
-        f"throughput ratio taskgroup-mcp / bare echo: {real.throughput / bare.throughput:.2f} (aim >= 0.70)"
+        f"throughput ratio taskgroup-mcp / bare echo: median {statistics.median(ratios):.2f} "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; aim >= 0.70)"
     )
-    if real.latencies_ms:
-        print(f"taskgroup-mcp mean latency {statistics.fmean(real.latencies_ms):.1f} ms")
+    print(
+        f"server CPU per call: taskgroup-mcp {real_cpu * 1000:.2f} ms, bare echo {bare_cpu * 1000:.2f} ms "
+        f"(capacity ratio {bare_cpu / real_cpu:.2f}); errors {errors}"
+    )
 
 
-async def bench(clients: int, calls: int, mode: str) -> None:
+async def bench(clients: int, calls: int, mode: str, repeat: int) -> None:
     real_port, echo_port = free_port(), free_port()
     real = start(
         [
@@ -221,8 +232,9 @@ async def bench(clients: int, calls: int, mode: str) -> None:
             pid=real.pid,
         )
         await load("warmup", echo_url, "echo", {"text": "x"}, clients=5, calls=20, mode=mode, pid=echo.pid)
-        outcomes = [
-            await load(
+        rounds: list[tuple[Outcome, Outcome]] = []
+        for _ in range(repeat):  # interleaved, so both servers see the same background load
+            real_outcome = await load(
                 "taskgroup-mcp",
                 real_url,
                 "get_task_group_status",
@@ -231,8 +243,8 @@ async def bench(clients: int, calls: int, mode: str) -> None:
                 calls=calls,
                 mode=mode,
                 pid=real.pid,
-            ),
-            await load(
+            )
+            echo_outcome = await load(
                 "bare echo",
                 echo_url,
                 "echo",
@@ -241,8 +253,8 @@ async def bench(clients: int, calls: int, mode: str) -> None:
                 calls=calls,
                 mode=mode,
                 pid=echo.pid,
-            ),
-        ]
+            )
+            rounds.append((real_outcome, echo_outcome))
     finally:
         for proc in (real, echo):
             proc.send_signal(signal.SIGTERM)
@@ -252,7 +264,7 @@ async def bench(clients: int, calls: int, mode: str) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     print(f"HTTP transport, {mode} protocol era, {os.cpu_count()} CPUs, load generator in one process")
-    report(outcomes)
+    report(rounds)
 
 
 def main() -> int:
@@ -262,11 +274,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--mode", choices=("auto", "legacy"), default="auto")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (default 3)")
     parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_echo:
         return serve_echo(args.serve_echo)
-    anyio.run(bench, args.clients, args.calls, args.mode)
+    anyio.run(bench, args.clients, args.calls, args.mode, args.rounds)
     return 0
 
 
