@@ -1,10 +1,15 @@
-"""What each tool answers with: flat pydantic models (shallow schemas suit every client)."""
+"""What each tool answers with: flat pydantic models (shallow schemas suit every client).
+
+Optional fields are left out of a result when empty (never sent as null), so their schema is the
+plain type (``SkipJsonSchema[None]``): no ``anyOf`` for clients to validate on every call.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from ._spend import Estimate
 
@@ -12,13 +17,15 @@ from ._spend import Estimate
 class Answer(BaseModel):
     """Fields every tool result carries."""
 
-    next_step: str | None = Field(default=None, description="what to call next")
-    notice: str | None = Field(default=None, description="set when the data is synthetic (sandbox)")
+    next_step: str | SkipJsonSchema[None] = Field(default=None, description="what to call next")
+    notice: str | SkipJsonSchema[None] = Field(
+        default=None, description="set when the data is synthetic (sandbox)"
+    )
 
 
 class GroupCreated(Answer):
     task_group_id: str
-    created_at: str | None = None
+    created_at: str | SkipJsonSchema[None] = None
 
 
 class GroupStatus(Answer):
@@ -27,14 +34,16 @@ class GroupStatus(Answer):
     total: int = Field(description="runs in the group")
     counts: dict[str, int] = Field(description="runs by status (non-zero only)")
     done_pct: float = Field(description="percent of runs no longer active")
-    elapsed_s: float | None = None
-    eta_s: float | None = Field(default=None, description="rough time left, from the pace so far")
+    elapsed_s: float | SkipJsonSchema[None] = None
+    eta_s: float | SkipJsonSchema[None] = Field(
+        default=None, description="rough time left, from the pace so far"
+    )
 
 
 class Failure(BaseModel):
     index: int = Field(description="0-based position of the input")
     reason: str
-    field: str | None = None
+    field: str | SkipJsonSchema[None] = None
 
 
 class RunsAdded(Answer):
@@ -44,8 +53,8 @@ class RunsAdded(Answer):
     failed: list[Failure] = Field(default_factory=lambda: [])
     failed_total: int = 0
     duplicates_in_call: int = Field(default=0, description="inputs repeated within this call (each kept)")
-    estimate: Estimate | None = None
-    status: GroupStatus | None = None
+    estimate: Estimate | SkipJsonSchema[None] = None
+    status: GroupStatus | SkipJsonSchema[None] = None
     dry_run: bool = False
 
 
@@ -60,17 +69,19 @@ class ResultsPage(Answer):
     task_group_id: str
     items: list[dict[str, Any]] = Field(description="one record per run, keyed by its input")
     returned: int
-    next_cursor: str | None = Field(default=None, description="pass to get the next page; null at the end")
-    group_active: bool | None = None
-    content_notice: str | None = None
-    notes: list[str] | None = None
+    next_cursor: str | SkipJsonSchema[None] = Field(
+        default=None, description="pass to get the next page; null at the end"
+    )
+    group_active: bool | SkipJsonSchema[None] = None
+    content_notice: str | SkipJsonSchema[None] = None
+    notes: list[str] | SkipJsonSchema[None] = None
 
 
 class FanOutResult(Answer):
     task_group_id: str
     added: RunsAdded
-    wait: WaitResult | None = None
-    results: ResultsPage | None = None
+    wait: WaitResult | SkipJsonSchema[None] = None
+    results: ResultsPage | SkipJsonSchema[None] = None
 
 
 class RunDetail(Answer):
@@ -78,16 +89,16 @@ class RunDetail(Answer):
     status: str
     active: bool
     processor: str
-    task_group_id: str | None = None
-    key: str | None = None
+    task_group_id: str | SkipJsonSchema[None] = None
+    key: str | SkipJsonSchema[None] = None
     output: Any = None
-    basis: list[dict[str, Any]] | None = None
-    mcp_tool_calls: list[dict[str, Any]] | None = None
-    error: str | None = None
-    warnings: list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    content_notice: str | None = None
-    note: str | None = None
+    basis: list[dict[str, Any]] | SkipJsonSchema[None] = None
+    mcp_tool_calls: list[dict[str, Any]] | SkipJsonSchema[None] = None
+    error: str | SkipJsonSchema[None] = None
+    warnings: list[str] | SkipJsonSchema[None] = None
+    metadata: dict[str, Any] | SkipJsonSchema[None] = None
+    content_notice: str | SkipJsonSchema[None] = None
+    note: str | SkipJsonSchema[None] = None
 
 
 class ExportResult(Answer):
@@ -101,7 +112,7 @@ class ExportResult(Answer):
     duplicate_inputs: int = Field(description="inputs present more than once (should be 0)")
     runs_without_client_id: int = Field(description="runs not added through this server (not checked)")
     exactly_once: bool = Field(description="every input added through this server appears exactly once")
-    content_notice: str | None = None
+    content_notice: str | SkipJsonSchema[None] = None
 
 
 class RetryResult(Answer):
@@ -110,4 +121,4 @@ class RetryResult(Answer):
     added: int
     already_present: int
     failed: list[Failure] = Field(default_factory=lambda: [])
-    notes: list[str] | None = None
+    notes: list[str] | SkipJsonSchema[None] = None
