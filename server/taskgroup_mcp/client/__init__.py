@@ -4,6 +4,15 @@ Import from this package only::
 
     from taskgroup_mcp.client import ParallelClient, SubmitResult, ParallelError, ...
 
+    async with ParallelClient.from_settings(settings) as client:       # or ParallelClient(api_key=...)
+        group = await client.create_task_group()
+        result = await client.submit(group.taskgroup_id, inputs)       # exactly once, however often
+        assert result.ok                                               # failed == [] and duplicates == []
+        async for event in client.group_events(group.taskgroup_id):    # resumes after cuts
+            ...
+        async for event in client.iter_results(group.taskgroup_id):    # event.event_id is a cursor
+            ...
+
 The error tree (every exception has ``retryable``; status errors carry ``status_code``)::
 
     ParallelError
