@@ -13,7 +13,7 @@ from mcp.server import MCPServer
 
 from taskgroup_mcp.commands._wiring import Backend, open_backend
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.sandbox import SandboxConfig
+from taskgroup_mcp.sandbox import Faults, SandboxConfig
 from taskgroup_mcp.tools import build_server
 
 FAST = 2_000.0
@@ -27,11 +27,12 @@ async def sandbox_client(
     mode: str = "auto",
     speed: float = FAST,
     fail_rate: float = 0.0,
+    faults: Faults | None = None,
     **overrides: Any,
 ) -> AsyncGenerator[tuple[Client, Backend, MCPServer[Any]]]:
     """An in-memory MCP client of ``build_server`` on an embedded sandbox."""
     settings = Settings.from_env({}, sandbox=True, export_dir=tmp_path / "exports", **overrides)
-    config = SandboxConfig(speed=speed, seed=7, fail_rate=fail_rate)
+    config = SandboxConfig(speed=speed, seed=7, fail_rate=fail_rate, faults=faults or Faults())
     async with open_backend(settings, sandbox_config=config) as backend:
         server = build_server(backend.settings, backend.client_factory)
         async with Client(server, mode=mode) as client:  # type: ignore[arg-type]

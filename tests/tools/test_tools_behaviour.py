@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.sandbox import Faults
 from taskgroup_mcp.tools import NO_KEY_MESSAGE, SANDBOX_NOTICE, AppState, build_server, client_for
 
 pytestmark = pytest.mark.anyio
@@ -201,3 +202,24 @@ async def test_a_retry_says_when_forwarded_headers_could_not_be_carried_over(san
         again = await client.call_tool("retry_failed_runs", {"task_group_id": gid, "mcp_servers": [server]})
         data = again.structured_content
         assert not again.is_error and "notes" not in data and data["failed_found"] >= 2
+
+
+async def test_a_slow_submission_keeps_sending_progress(sandbox: Any) -> None:
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    # Every add-runs request takes 600 ms; progress is due every 100 ms.
+    async with sandbox(faults=Faults(latency_ms=(600.0, 600.0)), progress_interval_seconds=0.1) as (
+        client,
+        _,
+        _,
+    ):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        with anyio.fail_after(15):
+            result = await client.call_tool(
+                "add_runs", {"task_group_id": gid, "inputs": ["a", "b", "c"]}, progress_callback=on_progress
+            )
+        assert not result.is_error and result.structured_content["added"] == 3
+        assert len(progress) >= 4 and progress[0] == (0.0, 3.0, "submitting 3 inputs")

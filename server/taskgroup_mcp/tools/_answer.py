@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from ._sanitize import SECRETS
 from ._shaping import json_text
 
 T = TypeVar("T")
+Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
 def payload(model: BaseModel) -> dict[str, Any]:
@@ -43,3 +44,32 @@ async def closing(iterator: AsyncIterator[T]) -> AsyncGenerator[AsyncIterator[T]
         if aclose is not None:
             with anyio.CancelScope(shield=True):
                 await aclose()
+
+
+class Heartbeat:
+    """Progress for a long call: the latest value is re-sent at least every ``interval`` seconds,
+    so clients that reset their timeout on progress keep waiting while nothing new happens."""
+
+    def __init__(self, report: Progress, interval: float) -> None:
+        self._report = report
+        self._interval = interval
+        self._latest: tuple[float, float | None, str | None] | None = None
+
+    async def __call__(self, done: float, total: float | None, message: str | None) -> None:
+        self._latest = (done, total, message)
+        await self._report(done, total, message)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncGenerator[Heartbeat]:
+        async def beat() -> None:
+            while True:
+                await anyio.sleep(self._interval)
+                if self._latest is not None:
+                    await self._report(*self._latest)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(beat)
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()

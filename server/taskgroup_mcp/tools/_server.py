@@ -233,6 +233,7 @@ async def add_runs(
                 call_key=call_key,
                 report=_reporter(ctx),
                 notice=state.notice,
+                heartbeat=state.settings.progress_interval_seconds,
             )
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
@@ -291,8 +292,9 @@ async def fan_out(
         group = await client.create_task_group(metadata=metadata)
         gid = group.taskgroup_id
         added = await submit_plan(
-            client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice
-        )
+            client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
+            heartbeat=state.settings.progress_interval_seconds,
+        )  # fmt: skip
         timeout = min(wait_seconds, state.settings.wait_max_seconds)
         wait: WaitResult | None = None
         page: ResultsPage | None = None
@@ -478,6 +480,7 @@ async def retry_failed_runs(
         result = await retry_failed(
             client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
             settings=state.settings, report=_reporter(ctx), notice=state.notice,
+            heartbeat=state.settings.progress_interval_seconds,
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None

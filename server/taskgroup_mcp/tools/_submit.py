@@ -14,7 +14,7 @@ from taskgroup_mcp import wire
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
 from taskgroup_mcp.config import Settings
 
-from ._answer import closing
+from ._answer import Heartbeat, closing
 from ._arguments import ArgumentProblem, problems_from_validation
 from ._forwarding import resolve_mcp_servers
 from ._inputs import InputValue, RunOverride, build_run_inputs, read_inputs_file, task_spec
@@ -165,15 +165,25 @@ async def submit_plan(
     call_key: str | None,
     report: Progress,
     notice: str | None,
+    heartbeat: float = 5.0,
 ) -> RunsAdded:
-    """Add a planned batch exactly once and summarize what happened."""
+    """Add a planned batch exactly once and summarize what happened. Large batches take a while
+    (pacing at the account's rate limit): progress is re-sent at least every ``heartbeat`` s."""
+    total = len(batch.run_inputs)
+    beat = Heartbeat(report, heartbeat)
 
     async def on_progress(done: int, total: int) -> None:
-        await report(float(done), float(total), f"submitted {done}/{total} inputs")
+        await beat(float(done), float(total), f"submitted {done}/{total} inputs")
 
-    result = await client.submit(
-        group_id, batch.run_inputs, default_task_spec=batch.spec, call_key=call_key, on_progress=on_progress
-    )
+    async with beat.running():
+        await beat(0.0, float(total), f"submitting {total} inputs")
+        result = await client.submit(
+            group_id,
+            batch.run_inputs,
+            default_task_spec=batch.spec,
+            call_key=call_key,
+            on_progress=on_progress,
+        )
     failures = [Failure(index=f.index, reason=f.reason, field=f.field) for f in result.failed]
     if (
         failures
@@ -219,6 +229,7 @@ async def retry_failed(
     settings: Settings,
     report: Progress,
     notice: str | None,
+    heartbeat: float = 5.0,
 ) -> RetryResult:
     """Add every failed run's input again to the same group, idempotently: each retried input
     carries the failed run's id, so repeating this call adds nothing twice.
@@ -267,10 +278,13 @@ async def retry_failed(
             notice=notice,
         )
 
-    async def on_progress(done: int, total: int) -> None:
-        await report(float(done), float(total), f"resubmitted {done}/{total} failed inputs")
+    beat = Heartbeat(report, heartbeat)
 
-    result = await client.submit(group_id, inputs, call_key=RETRY_CALL_KEY, on_progress=on_progress)
+    async def on_progress(done: int, total: int) -> None:
+        await beat(float(done), float(total), f"resubmitted {done}/{total} failed inputs")
+
+    async with beat.running():
+        result = await client.submit(group_id, inputs, call_key=RETRY_CALL_KEY, on_progress=on_progress)
     return RetryResult(
         task_group_id=group_id,
         failed_found=len(inputs),
