@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from taskgroup_mcp.commands._stdio import describe_failure
 from taskgroup_mcp.commands.demo import demo_inputs, run_demo
 
 TOOLS_SHOWN = (
@@ -66,3 +67,23 @@ def test_the_demo_command_exits_zero_and_shows_every_step(tmp_path: Path) -> Non
     exports = list(tmp_path.glob("*.csv"))
     assert len(exports) == 1 and str(exports[0]) in out
     assert "Done in" in out
+
+
+@pytest.mark.anyio
+async def test_a_server_that_cannot_start_fails_the_demo_with_its_last_log_lines(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with anyio.fail_after(60):
+        report = await run_demo(inputs=2, export_dir=tmp_path, out=out, speed=0)  # the sandbox refuses 0
+    assert report.problems and report.problems[0].startswith("the server session failed (")
+    text = out.getvalue()
+    assert "The server's last log lines:" in text
+    assert "ValueError" in text  # the traceback the server logged
+    assert "The demo found problems:" in text
+
+
+def test_a_failure_is_described_by_the_exception_inside_its_groups() -> None:
+    inner = ConnectionError("pipe closed")
+    nested = BaseExceptionGroup("outer", [ExceptionGroup("inner", [inner])])
+    assert describe_failure(nested) == "ConnectionError: pipe closed"
+    two = ExceptionGroup("two", [ValueError("a"), ValueError("b")])
+    assert describe_failure(two).startswith("ExceptionGroup: two")

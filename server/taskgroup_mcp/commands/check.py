@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from taskgroup_mcp import __version__
 from taskgroup_mcp.config import ENV_PREFIX, Settings
 
-from ._stdio import ToolFailed, connect, log_tail, server_parameters, structured
+from ._stdio import ToolFailed, connect, describe_failure, log_tail, server_parameters, structured
 
 __all__ = ["Finding", "check_settings", "run", "run_check"]
 
@@ -164,7 +164,7 @@ async def _run_checks(
         except TimeoutError:
             say("FAIL", f"the server did not answer within {_STARTUP_SECONDS:g} s")
         except Exception as exc:  # could not start or the session broke: show the server's own log
-            say("FAIL", f"the server could not be started or stopped answering ({type(exc).__name__})")
+            say("FAIL", f"the server could not be started or stopped answering ({describe_failure(exc)})")
             secret = settings.parallel_api_key.get_secret_value() if settings.parallel_api_key else ""
             for line in log_tail(errlog):
                 out.write(f"        | {line.replace(secret, '***') if secret else line}\n")

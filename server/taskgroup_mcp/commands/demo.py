@@ -27,7 +27,7 @@ import anyio
 from mcp import Client
 
 from ._demo_facts import COMPANIES, INVENTED, serve_facts_server
-from ._stdio import ToolFailed, connect, log_tail, server_parameters, structured
+from ._stdio import ToolFailed, connect, describe_failure, log_tail, server_parameters, structured
 from ._terminal import ProgressLine, clip, table
 
 __all__ = ["DEMO_SPEED", "OUTPUT_SCHEMA", "DemoReport", "demo_inputs", "run", "run_demo"]
@@ -347,7 +347,7 @@ async def run_demo(
                     except ToolFailed as exc:  # caught here: leaving the session wraps it in a group
                         report.problems.append(str(exc))
             except Exception as exc:  # the server died or the protocol failed: show its log
-                report.problems.append(f"the server session failed ({type(exc).__name__})")
+                report.problems.append(f"the server session failed ({describe_failure(exc)})")
                 tail = log_tail(errlog)
                 if tail:
                     o.line()
