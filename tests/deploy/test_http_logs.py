@@ -85,3 +85,22 @@ async def test_each_request_logs_one_id_shared_by_its_tool_lines_and_no_secret(
     assert all(e["path"] == "/mcp" and e["status"] == 200 for e in access)
     text = json_lines.getvalue()
     assert TOKEN not in text and CALLER_KEY not in text
+
+
+def test_a_traceback_stays_on_its_json_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("taskgroup_mcp.test_json_exc")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert "RuntimeError: boom" in entry["exc"]

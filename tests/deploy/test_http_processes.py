@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -194,7 +195,7 @@ async def test_sigterm_lets_an_in_flight_wait_finish_then_exits_cleanly(tmp_path
             TASKGROUP_MCP_AUTH_TOKENS=TOKEN,
             TASKGROUP_MCP_SHUTDOWN_GRACE_SECONDS="20",
         )
-        with server_process(port, env, tmp_path / "server.log") as proc:
+        with server_process(port, env, tmp_path / "server.log", "--log-format", "json") as proc:
             await wait_ready(port, proc)
             in_flight = anyio.Event()
 
@@ -231,8 +232,13 @@ async def test_sigterm_lets_an_in_flight_wait_finish_then_exits_cleanly(tmp_path
     assert "Still running" in str((results[0].structured_content or {}).get("next_step"))
     assert returncode == 0
     log = (tmp_path / "server.log").read_text(encoding="utf-8")
-    assert "Application shutdown complete" in log
-    assert "Traceback" not in log
+    entries = [json.loads(line) for line in log.splitlines()]  # --log-format json: every line is JSON
+    messages = [e["message"] for e in entries]
+    assert "Application shutdown complete." in messages
+    assert not any("Traceback" in m or "graceful shutdown exceeded" in m for m in messages)
+    calls = [e for e in entries if e["logger"] == "taskgroup_mcp.http.access" and e["path"] == "/mcp"]
+    assert len(calls) >= 4 and len({e["request_id"] for e in calls}) == len(calls), "one id per request"
+    assert TOKEN not in log and UPSTREAM_KEY not in log
     assert "timeout graceful shutdown exceeded" not in log
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -185,3 +186,20 @@ async def test_concurrent_callers_with_their_own_keys_reach_the_api_with_that_ke
         assert group_id in owner, "every API request concerned a group of one of the callers"
         assert key == owner[group_id], "an API request carried another caller's key"
     assert TOKEN not in {key for key, _ in recorder.seen}
+
+
+async def test_inputs_file_is_refused_over_http_unless_enabled(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('"Who founded Acme?"\n', encoding="utf-8")
+    async with real_server() as (running, sandbox):
+        with anyio.fail_after(30):
+            async with client(running.mcp_url) as c:
+                created = await c.call_tool("create_task_group", {})
+                group_id = (created.structured_content or {})["task_group_id"]
+                before = api_requests(sandbox)
+                refused = await c.call_tool(
+                    "add_runs", {"task_group_id": group_id, "inputs_file": str(inputs)}
+                )
+    assert refused.is_error
+    assert "inputs_file" in str(refused.content)
+    assert api_requests(sandbox) == before

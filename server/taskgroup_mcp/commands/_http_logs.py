@@ -44,7 +44,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and known extras."""
+    """One JSON object per line: time, level, logger, message, request id, known extras, traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -60,6 +60,9 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info and record.exc_info[0] is not None:
             entry["exc_type"] = record.exc_info[0].__name__
+            entry["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already rendered (and redacted) by the tools' log-record factory
+            entry["exc"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
