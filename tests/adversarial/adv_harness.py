@@ -20,10 +20,10 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client
 from mcp.server import MCPServer
 
-from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.client import Backoff, ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
+from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig, StreamingASGITransport
 from taskgroup_mcp.tools import build_server
 
 LONG = os.environ.get("TASKGROUP_MCP_LONG_TESTS") == "1"
@@ -221,3 +221,72 @@ async def raw_stdio(
                     await process.wait()
                 if process.returncode is None:
                     process.kill()
+
+
+# --------------------------------------------------------------------------- upstream recorders
+
+
+class Recorder:
+    """ASGI middleware in front of the sandbox: when each API request started, and an outage
+    switch (``down``: every API request answers 503 until it is turned off)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.started: list[tuple[float, str, str]] = []
+        self.down = False
+        self.refused = 0
+        self.arrived = anyio.Event()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or str(scope["path"]).startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        self.started.append((anyio.current_time(), scope["method"], str(scope["path"])))
+        self.arrived.set()
+        self.arrived = anyio.Event()
+        if self.down:
+            self.refused += 1
+            body = b'{"error": {"message": "Service unavailable", "detail": null}}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+    def posts(self, since: float = 0.0) -> list[tuple[float, str, str]]:
+        return [r for r in self.started if r[1] == "POST" and r[0] > since and r[2].endswith("/runs")]
+
+    async def wait_for_posts(self, n: int) -> None:
+        with anyio.fail_after(30):
+            while len(self.posts()) < n:
+                await self.arrived.wait()
+
+
+@asynccontextmanager
+async def recorded_client(
+    settings: Settings,
+    sandbox: Sandbox,
+    recorder: Recorder,
+    mode: str = "auto",
+    *,
+    backoff: Backoff | None = None,
+) -> AsyncIterator[Client]:
+    """Like :func:`mcp_client`, with every upstream request passing through ``recorder``
+    (and, with ``backoff``, the client's retry delays replaced: same policy, shorter waits)."""
+    wired = settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL})
+    transport = StreamingASGITransport(recorder)
+
+    def factory() -> ParallelClient:
+        client = ParallelClient.from_settings(wired, transport=transport)
+        if backoff is not None:
+            client.backoff = backoff
+        return client
+
+    server: MCPServer[Any] = build_server(settings, factory)
+    async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+        yield client
