@@ -70,12 +70,14 @@ def derive_call_key(default_task_spec: TaskSpec | None = None) -> str:
     return h.hexdigest()
 
 
-def _cid(group_id: str, call_key: str, canonical: str, k: int) -> str:
-    h = hashlib.sha256()
-    for part in (group_id, call_key, canonical, str(k)):
-        h.update(part.encode("utf-8"))
-        h.update(b"\x1f")
-    return h.hexdigest()[:CID_CHARS]
+def _prefix(group_id: str, call_key: str) -> Any:
+    return hashlib.sha256(f"{group_id}\x1f{call_key}\x1f".encode())
+
+
+def _cid(prefix: Any, canonical: str, k: int) -> str:
+    h = prefix.copy()
+    h.update(f"{canonical}\x1f{k}\x1f".encode())
+    return str(h.hexdigest())[:CID_CHARS]
 
 
 def check_reserved_key(inputs: Sequence[RunInput]) -> None:
@@ -115,12 +117,13 @@ def cids_from_canonicals(
 ) -> list[str]:
     """:func:`derive_cids` from inputs already in canonical form."""
     key = call_key if call_key is not None else derive_call_key(default_task_spec)
+    prefix = _prefix(group_id, key)
     seen: dict[str, int] = {}
     cids: list[str] = []
     for c in canonicals:
         k = seen.get(c, 0)
         seen[c] = k + 1
-        cids.append(_cid(group_id, key, c, k))
+        cids.append(_cid(prefix, c, k))
     return cids
 
 
