@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_status.py [--calls 500] [--warmup 50] [--mode auto|legacy]
 
 One sandbox serves HTTP on 127.0.0.1 (a free port) inside this process. Three things are timed,
-one call at a time, each with its own warm-up:
+one call at a time, in interleaved rounds of 50 (so background load hits all three alike):
 
 * ``ours``: ``taskgroup-mcp`` as a stdio subprocess pointed at that sandbox
   (``PARALLEL_BASE_URL``), calling ``get_task_group_status`` on one group.
@@ -34,6 +34,7 @@ from mcp import Client, StdioServerParameters
 from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
 
 KEY = "bench-key-0000"
+ROUND = 50
 ECHO_SERVER = """
 from mcp.server import MCPServer
 server = MCPServer("echo", log_level="WARNING")
@@ -94,42 +95,49 @@ def p(values: list[float], q: float) -> float:
 
 async def main(calls: int, warmup: int, mode: str) -> None:
     base_env = {"PATH": os.environ.get("PATH", ""), "TASKGROUP_MCP_LOG_LEVEL": "WARNING"}
-    async with serve_sandbox() as base_url:
-        async with httpx2.AsyncClient(base_url=base_url, headers={"x-api-key": KEY}) as http:
-            created = await http.post("/v1/tasks/groups", json={})
-            created.raise_for_status()
-            gid = created.json()["taskgroup_id"]
-            added = await http.post(
-                f"/v1/tasks/groups/{gid}/runs",
-                json={"inputs": [{"input": f"q{i}", "processor": "lite"} for i in range(20)]},
-            )
-            added.raise_for_status()
+    async with (
+        serve_sandbox() as base_url,
+        httpx2.AsyncClient(base_url=base_url, headers={"x-api-key": KEY}) as http,
+    ):
+        created = await http.post("/v1/tasks/groups", json={})
+        created.raise_for_status()
+        gid = created.json()["taskgroup_id"]
+        added = await http.post(
+            f"/v1/tasks/groups/{gid}/runs",
+            json={"inputs": [{"input": f"q{i}", "processor": "lite"} for i in range(20)]},
+        )
+        added.raise_for_status()
 
-            async def raw_get() -> None:
-                (await http.get(f"/v1/tasks/groups/{gid}")).raise_for_status()
-
-            get_us = await timed(raw_get, calls, warmup)
+        async def raw_get() -> None:
+            (await http.get(f"/v1/tasks/groups/{gid}")).raise_for_status()
 
         ours_env = {**base_env, "PARALLEL_API_KEY": KEY, "PARALLEL_BASE_URL": base_url}
         ours_params = StdioServerParameters(
             command=sys.executable, args=["-m", "taskgroup_mcp"], env=ours_env
         )
-        async with Client(ours_params, mode=mode) as client:  # type: ignore[arg-type]
+        echo_params = StdioServerParameters(command=sys.executable, args=["-c", ECHO_SERVER], env=base_env)
+        async with (
+            Client(ours_params, mode=mode) as ours_client,  # type: ignore[arg-type]
+            Client(echo_params, mode=mode) as echo_client,  # type: ignore[arg-type]
+        ):
 
             async def status() -> None:
-                result = await client.call_tool("get_task_group_status", {"task_group_id": gid})
+                result = await ours_client.call_tool("get_task_group_status", {"task_group_id": gid})
                 if result.is_error:
                     raise RuntimeError(result.content[0].text)  # type: ignore[union-attr]
 
-            ours_us = await timed(status, calls, warmup)
-
-        echo_params = StdioServerParameters(command=sys.executable, args=["-c", ECHO_SERVER], env=base_env)
-        async with Client(echo_params, mode=mode) as client:  # type: ignore[arg-type]
-
             async def echo() -> None:
-                await client.call_tool("echo", {"text": "hello"})
+                await echo_client.call_tool("echo", {"text": "hello"})
 
-            echo_us = await timed(echo, calls, warmup)
+            # Interleaved rounds, so background load on shared cores hits all three alike.
+            ours_us: list[float] = []
+            echo_us: list[float] = []
+            get_us: list[float] = []
+            for i in range(0, calls, ROUND):
+                n = min(ROUND, calls - i)
+                ours_us += await timed(status, n, warmup if i == 0 else 2)
+                echo_us += await timed(echo, n, warmup if i == 0 else 2)
+                get_us += await timed(raw_get, n, warmup if i == 0 else 2)
 
     floor = statistics.median(echo_us) + statistics.median(get_us)
     ours = statistics.median(ours_us)
