@@ -283,3 +283,34 @@ async def test_no_input_is_resent_blindly_and_no_post_comes_before_its_retry_aft
     after a 429 the same inputs wait at least Retry-After (checked over several seeds)."""
     totals = [await _audit_the_wire(seed) for seed in range(4)]
     assert sum(t for t, _ in totals) > 0 and sum(a for _, a in totals) > 0
+
+
+@pytest.mark.anyio
+async def test_timeouts_after_sending_are_reconciled_and_every_input_lands_once() -> None:
+    slow = Faults(latency_ms=(0.0, 120.0))
+    async with sandbox_client(slow, seed=11, chunk_size=100, timeout=0.06) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            result = await client.submit(group.taskgroup_id, inputs(1_000))
+        assert result.ok and result.ambiguous > 0
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == 1_000 and max(counts.values()) == 1
+
+
+@pytest.mark.anyio
+async def test_the_same_call_made_twice_at_once_in_one_process_adds_each_input_once() -> None:
+    async with sandbox_client(FAULT_MIX, seed=12, chunk_size=100) as (sb, client):
+        group = await client.create_task_group()
+        results: list[Any] = []
+
+        async def call() -> None:
+            results.append(await client.submit(group.taskgroup_id, inputs(1_000)))
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                tg.start_soon(call)
+        assert sorted(r.added for r in results) == [0, 1_000]
+        assert all(r.ok for r in results)
+        counts = cid_counts(sb, group.taskgroup_id)
+        assert sum(counts.values()) == 1_000 and max(counts.values()) == 1
