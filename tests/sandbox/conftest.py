@@ -88,7 +88,7 @@ class _Server(uvicorn.Server):
 @contextlib.asynccontextmanager
 async def serve_asgi(app: Any) -> AsyncIterator[int]:
     """Serve an ASGI app with uvicorn on 127.0.0.1, a free port, in this event loop; yields the port."""
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY in asyncio
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])
     server = _Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -54,7 +54,7 @@ class _ThreadServer(uvicorn.Server):
 @pytest.fixture(scope="module")
 def mcp_url() -> Iterator[str]:
     """A tiny streamable-HTTP MCP server on 127.0.0.1 in a thread of this process."""
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY in asyncio
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = _ThreadServer(uvicorn.Config(facts_server(), log_level="warning"))

@@ -20,6 +20,7 @@ from taskgroup_mcp.wire import (
     TaskRunJsonOutput,
     TaskRunOutput,
     TaskRunTextOutput,
+    TaskSpec,
     TextSchema,
 )
 
@@ -75,26 +76,29 @@ class _Rand:
 
     __slots__ = ("_buf", "_key", "_n", "_pos")
 
-    def __init__(self, key: str) -> None:
-        self._key = key.encode()
+    def __init__(self, key: bytes) -> None:
+        self._key = key
         self._n = 0
         self._buf = b""
         self._pos = 0
 
-    def u32(self) -> int:
-        if self._pos + 4 > len(self._buf):
+    def _take(self, k: int) -> bytes:
+        if self._pos + k > len(self._buf):
             self._buf = hashlib.blake2b(self._key + self._n.to_bytes(4), digest_size=64).digest()
             self._n += 1
             self._pos = 0
-        v = int.from_bytes(self._buf[self._pos : self._pos + 4])
-        self._pos += 4
-        return v
+        out = self._buf[self._pos : self._pos + k]
+        self._pos += k
+        return out
+
+    def u32(self) -> int:
+        return int.from_bytes(self._take(4))
 
     def below(self, n: int) -> int:
         return self.u32() % n if n > 0 else 0
 
     def words(self, n: int) -> str:
-        return " ".join(_WORDS[self.below(len(_WORDS))] for _ in range(n))
+        return " ".join([_WORDS[b % len(_WORDS)] for b in self._take(n)])
 
 
 def _input_text(value: str | dict[str, Any]) -> str:
@@ -164,7 +168,7 @@ def value_for(schema: Any, rnd: _Rand, label: str, root: dict[str, Any], depth: 
 
 
 def _basis(field: str, rnd: _Rand, tool_note: str) -> FieldBasis:
-    slug = hashlib.blake2b(f"{field}:{rnd.u32()}".encode(), digest_size=4).hexdigest()
+    slug = rnd.u32().to_bytes(4).hex()
     return FieldBasis(
         field=field,
         reasoning=f"{SANDBOX_NOTE} The value of '{field}' was made up deterministically.{tool_note}",
@@ -179,13 +183,29 @@ def _basis(field: str, rnd: _Rand, tool_note: str) -> FieldBasis:
     )
 
 
+_SPEC_KEYS: dict[int, tuple[TaskSpec, str]] = {}
+
+
+def _spec_key(spec: TaskSpec | None) -> str:
+    """A stable text for a spec (cached per spec object: a batch shares one)."""
+    if spec is None:
+        return ""
+    cached = _SPEC_KEYS.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    if len(_SPEC_KEYS) > 4096:
+        _SPEC_KEYS.clear()
+    key = json.dumps(spec.to_wire(), sort_keys=True, separators=(",", ":"))
+    _SPEC_KEYS[id(spec)] = (spec, key)
+    return key
+
+
 def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
     """The output of a completed run (same input, spec, seed and tool answers: same output)."""
     text = _input_text(run.input.input)
     spec = run.task_spec
     schema = spec.output_schema if spec is not None else AutoSchema()
-    key = json.dumps([seed, text, spec.to_wire() if spec is not None else None], sort_keys=True)
-    rnd = _Rand(hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
+    rnd = _Rand(f"{seed}\x00{text}\x00{_spec_key(spec)}".encode())
     calls = [McpToolCall.model_validate(c) for c in run.tool_calls] if run.tool_calls else None
     answer = next((c.content for c in calls or [] if c.content), None)
     tool_note = f" A forwarded MCP tool answered: {answer[:200]}" if answer else ""
