@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import anyio
+import httpx2
 import pytest
 from deploy_harness import TOKEN, client, serving, toy_server
 from pydantic import SecretStr
@@ -104,3 +105,15 @@ def test_a_traceback_stays_on_its_json_line() -> None:
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert "RuntimeError: boom" in entry["exc"]
+
+
+@pytest.mark.anyio
+async def test_a_path_with_control_characters_is_logged_escaped(json_lines: io.StringIO) -> None:
+    toy = toy_server()
+    app = build_http_app(Settings(auth_tokens=[SecretStr(TOKEN)]), toy.server)
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            response = await http.get(f"{running.base}/healthz%0A2026-01-01 INFO forged line")
+    assert response.status_code == 404
+    entries = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    assert [e["path"] for e in entries] == ["/healthz\\n2026-01-01 INFO forged line"]

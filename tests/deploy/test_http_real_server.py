@@ -43,9 +43,10 @@ async def real_server(**overrides: Any) -> AsyncIterator[tuple[Running, Sandbox]
     async with open_backend(settings) as backend:
         assert backend.sandbox is not None
         server = build_server(backend.settings, backend.client_factory)
-        ready = upstream_ready_check(backend.settings, backend.sandbox.transport)
-        async with serving(build_http_app(backend.settings, server, ready_check=ready)) as running:
-            yield running, backend.sandbox
+        async with httpx2.AsyncClient(transport=backend.sandbox.transport) as probe:
+            ready = upstream_ready_check(backend.settings, probe)
+            async with serving(build_http_app(backend.settings, server, ready_check=ready)) as running:
+                yield running, backend.sandbox
 
 
 @pytest.mark.parametrize("mode", MODES)

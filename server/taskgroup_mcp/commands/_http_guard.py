@@ -33,6 +33,14 @@ _API_KEY_HEADER_BYTES = API_KEY_HEADER.encode("latin-1")
 
 access_log = logging.getLogger("taskgroup_mcp.http.access")
 
+_MAX_LOGGED_PATH = 200
+
+
+def _printable(text: str) -> str:
+    """A request-controlled value fit for a log line: control characters escaped, length capped."""
+    clean = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return clean if len(clean) <= _MAX_LOGGED_PATH else clean[:_MAX_LOGGED_PATH] + "..."
+
 
 class RequestLogMiddleware:
     def __init__(self, app: ASGIApp) -> None:
@@ -60,8 +68,8 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            method = str(scope.get("method", "-"))
-            path = str(scope.get("path", "-"))
+            method = _printable(str(scope.get("method", "-")))
+            path = _printable(str(scope.get("path", "-")))
             access_log.info(
                 "%s %s %d %.1fms",
                 method,

@@ -259,19 +259,16 @@ def check_http_settings(settings: Settings) -> None:
         raise HttpSetupError(str(exc)) from None
 
 
-def upstream_ready_check(
-    settings: Settings, transport: httpx2.AsyncBaseTransport | None = None
-) -> ReadyCheck:
-    """True when the API (or the sandbox behind ``transport``) answers an HTTP request below 500.
+def upstream_ready_check(settings: Settings, http: httpx2.AsyncClient) -> ReadyCheck:
+    """True when the API (or the sandbox behind ``http``'s transport) answers below 500.
 
     One GET of a group that does not exist, without a key: a 404 or 401 proves the API answers,
-    and no secret is involved.
+    and no secret is involved. ``http`` is opened once and reused by every probe.
     """
     url = f"{settings.parallel_base_url}/{settings.api_prefix}/tasks/groups/tgrp_readiness_probe"
 
     async def ready() -> bool:
-        async with httpx2.AsyncClient(transport=transport, timeout=READY_TIMEOUT_SECONDS) as http:
-            response = await http.get(url)
+        response = await http.get(url, timeout=READY_TIMEOUT_SECONDS)
         return response.status_code < 500
 
     return ready
@@ -282,11 +279,12 @@ async def serve_http(settings: Settings) -> int:
     settings = http_settings(settings)
     check_http_settings(settings)
     async with open_backend(settings) as backend:
-        server = build_server(backend.settings, backend.client_factory)
         transport = backend.sandbox.transport if backend.sandbox is not None else None
-        ready = upstream_ready_check(backend.settings, transport)
-        app = build_http_app(backend.settings, server, ready_check=ready)
-        await _Server(uvicorn_config(app, settings)).serve()
+        async with httpx2.AsyncClient(transport=transport) as probe:
+            server = build_server(backend.settings, backend.client_factory)
+            ready = upstream_ready_check(backend.settings, probe)
+            app = build_http_app(backend.settings, server, ready_check=ready)
+            await _Server(uvicorn_config(app, settings)).serve()
     return 0
 
 
