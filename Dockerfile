@@ -3,6 +3,8 @@
 #   docker build -t taskgroup-mcp .
 #   docker run -p 8000:8000 -e PARALLEL_API_KEY -e TASKGROUP_MCP_AUTH_TOKENS=<long random token> taskgroup-mcp
 # Without a token (TASKGROUP_MCP_AUTH_TOKENS or TASKGROUP_MCP_AUTH_TOKENS_FILE) the server refuses to start.
+# On SIGTERM in-flight calls get TASKGROUP_MCP_SHUTDOWN_GRACE_SECONDS to finish: `docker stop -t 60`
+# (docker's own default is 10 s).
 
 # ---- builder: build the wheel and install it with its dependencies into a venv ----
 FROM python:3.11-slim-bookworm AS builder

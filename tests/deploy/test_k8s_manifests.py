@@ -74,10 +74,14 @@ def test_the_configmap_values_parse_into_settings() -> None:
     assert settings.allow_inputs_file is False
     assert settings.auth_tokens_file is not None
     assert "mcp.example.com" in settings.allowed_hosts
-    assert (
-        settings.shutdown_grace_seconds
-        < _load("deployment.yaml")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    )
+
+
+def test_shutdown_lets_the_longest_tool_wait_finish_before_the_pod_is_killed() -> None:
+    settings = Settings.from_env(_load("configmap.yaml")["data"])
+    pod = _load("deployment.yaml")["spec"]["template"]["spec"]
+    pre_stop = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert settings.wait_max_seconds < settings.shutdown_grace_seconds
+    assert pre_stop + settings.shutdown_grace_seconds < pod["terminationGracePeriodSeconds"]
 
 
 def test_the_pod_runs_locked_down() -> None:
