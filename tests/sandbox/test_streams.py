@@ -172,3 +172,19 @@ async def test_run_events_replay_state_progress_and_end_with_the_output(
             assert any(t.startswith("task_run.progress_msg.") for t in types)
             assert events[-1]["output"]["type"] == "json"
             assert all(e.get("event_id") is None for e in events if e["type"] == "task_run.state")
+
+
+async def test_a_client_that_leaves_an_open_events_stream_early_stops_it_cleanly(
+    sandbox: Sandbox, clock: ManualClock
+) -> None:
+    async with api(sandbox) as c:
+        gid = await new_group(c)
+        await add(c, gid, [run_input(f"q{i}") for i in range(3)])
+        with anyio.fail_after(10):
+            async with c.stream("GET", f"/v1/tasks/groups/{gid}/events", params={"timeout": 600}) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("data:"):
+                        break
+            # the sandbox still answers, and the stream it served is gone
+            assert (await c.get(f"/v1/tasks/groups/{gid}")).status_code == 200
+    assert sandbox.stats_json()["requests"]["group_events"] == {"200": 1}

@@ -13,6 +13,7 @@ tests and control routes live under ``/_sandbox/``. Every output says it is sand
 
 from ._clock import Clock, ManualClock, SystemClock
 from ._config import DEFAULT_WEBHOOK_SECRET, SandboxConfig
+from ._divergences import DIVERGENCES, Divergence
 from ._faults import Faults
 from ._memory import MemoryStore
 from ._outputs import CITATION_BASE, SANDBOX_NOTE
@@ -23,8 +24,10 @@ from ._transport import StreamingASGITransport
 __all__ = [
     "CITATION_BASE",
     "DEFAULT_WEBHOOK_SECRET",
+    "DIVERGENCES",
     "SANDBOX_NOTE",
     "Clock",
+    "Divergence",
     "Faults",
     "ManualClock",
     "MemoryStore",

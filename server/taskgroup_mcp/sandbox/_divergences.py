@@ -1,0 +1,72 @@
+"""Where the sandbox knowingly differs from (or decides what the docs leave open about) the real API.
+
+Kept as data so the differences are visible, documented and tested (tests/sandbox/test_divergences.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    topic: str
+    api: str
+    """What the real API does (or what its docs say or leave open)."""
+    sandbox: str
+    """What the sandbox does."""
+
+
+DIVERGENCES: tuple[Divergence, ...] = (
+    Divergence(
+        "data",
+        "Real web research by the chosen processor.",
+        "Synthetic outputs, deterministic per input and seed; every output says it is sandbox data and "
+        "citations point at https://example.com/sandbox/...",
+    ),
+    Divergence(
+        "group events on connect",
+        "Undocumented which events come first.",
+        "Without last_event_id the stream opens with a task_group_status snapshot whose event_id is '0.<n>' "
+        "(resuming after it replays everything); then every run termination in order, and a "
+        "task_group_status each time the group goes idle.",
+    ),
+    Divergence(
+        "event ids",
+        "Opaque strings.",
+        "Group events: the group's event sequence number as a string; runs stream: the run's position in the "
+        "group. Both are opaque to clients; an unparseable last_event_id is a 422.",
+    ),
+    Divergence(
+        "stream timeouts",
+        "Group events stay open up to an hour while active; run events up to 570 s.",
+        "The same bounds, counted in real seconds even on a manual clock; the group events `timeout` query "
+        "defaults to 600 s (capped at 3,600).",
+    ),
+    Divergence(
+        "MCP header values",
+        "Write-only in the SPEC; whether /input echoes them is undocumented.",
+        "Never echoed: /input and include_input return mcp_servers with headers null.",
+    ),
+    Divergence(
+        "billing and rate limits",
+        "402 without credit; 429 above 2,000 run-creating requests per minute.",
+        "Never 402; 429 only through the `throttle` fault.",
+    ),
+    Divergence(
+        "MCP tool choice",
+        "The processor decides which tools to call and with what arguments.",
+        "The first allowed tool of each server, the run's input in every string argument; lite and core "
+        "call one tool in all, other processors one per server up to three.",
+    ),
+    Divergence(
+        "statuses",
+        "action_required, cancelling and cancelled exist; their triggers are undocumented.",
+        "Runs only go queued -> running -> completed | failed (--fail-rate).",
+    ),
+    Divergence(
+        "status_message",
+        "A human-readable string or null.",
+        "Always null.",
+    ),
+)
