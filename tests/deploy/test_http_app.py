@@ -277,3 +277,36 @@ async def test_an_in_flight_call_finishes_after_shutdown_begins() -> None:
                         await anyio.sleep(0.01)
                 toy.release.set()
     assert result_text == ["released"]
+
+
+async def test_a_configured_browser_origin_passes_cors_preflight_and_a_foreign_one_does_not() -> None:
+    toy = toy_server()
+    app = build_http_app(
+        settings(allowed_origins=["https://app.example.com", "http://localhost:*"]), toy.server
+    )
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version",
+    }
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            allowed = await http.options(
+                running.mcp_url, headers={**preflight, "Origin": "https://app.example.com"}
+            )
+            any_port = await http.options(
+                running.mcp_url, headers={**preflight, "Origin": "http://localhost:5173"}
+            )
+            foreign = await http.options(
+                running.mcp_url, headers={**preflight, "Origin": "https://evil.example"}
+            )
+            call = await http.post(
+                running.mcp_url, json=INITIALIZE, headers={**auth(), "Origin": "https://app.example.com"}
+            )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    assert any_port.status_code == 200
+    assert foreign.status_code == 400 and "access-control-allow-origin" not in foreign.headers
+    assert call.status_code == 200
+    assert call.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "x-request-id" in call.headers["access-control-expose-headers"].lower()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import re
 import signal
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
@@ -37,6 +38,7 @@ from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -142,6 +144,28 @@ def _protected_resource_route(resource: AnyHttpUrl) -> Route:
     return Route(path, metadata, methods=["GET"])
 
 
+def _cors(origins: list[str]) -> Middleware:
+    """CORS for the configured browser origins only (``host:*`` entries match any port)."""
+    patterns = [re.escape(o.removesuffix(":*")) + (r":\d+" if o.endswith(":*") else "") for o in origins]
+    return Middleware(
+        CORSMiddleware,
+        allow_origin_regex="|".join(f"(?:{p})" for p in patterns),
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "authorization",
+            "content-type",
+            "accept",
+            "last-event-id",
+            "mcp-protocol-version",
+            "mcp-session-id",
+            API_KEY_HEADER,
+            "x-request-id",
+        ],
+        expose_headers=["mcp-session-id", "mcp-protocol-version", "www-authenticate", "x-request-id"],
+        max_age=600,
+    )
+
+
 def build_http_app(
     settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCheck | None = None
 ) -> Starlette:
@@ -200,6 +224,8 @@ def build_http_app(
         Route(MCP_PATH, endpoint),
     ]
     middleware = [Middleware(RequestLogMiddleware)]
+    if settings.allowed_origins:
+        middleware.append(_cors(settings.allowed_origins))
     if verifier is not None:
         middleware += [
             Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
