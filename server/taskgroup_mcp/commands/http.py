@@ -7,11 +7,13 @@ no session state, so any replica answers any request in both protocol eras) in a
     /healthz                                   200 while the process runs (liveness)
     /readyz                                    200 when the upstream API (or sandbox) answers
     /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata (when auth is on)
-    /mcp                                       RequestLog -> McpGuard (413, Host/Origin) -> bearer auth -> SDK
+    /mcp                                       RequestLog -> CORS (configured origins only)
+                                               -> McpGuard (413, Host/Origin) -> bearer auth -> SDK
 
 Startup refuses a non-loopback bind without bearer tokens unless ``insecure_no_auth`` is set.
-``run_http`` serves it with uvicorn; on SIGTERM uvicorn stops accepting and lets in-flight calls
-finish for ``shutdown_grace_seconds``.
+``serve_http`` (the ``serve --transport http`` command) opens the backend and serves with
+uvicorn; on SIGTERM it stops accepting, lets in-flight calls finish for
+``shutdown_grace_seconds``, closes the backend and exits 0.
 """
 
 from __future__ import annotations
