@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from typing import Annotated, Any, Literal
@@ -96,8 +97,8 @@ McpServers = Annotated[
     list[dict[str, Any] | str] | None,
     Field(
         description="MCP servers each run may call (at most 10): {url (https), name?, headers?, "
-        "allowed_tools?} or the name of a server the operator configured. Header values may be "
-        "${ENV_NAME} references resolved on this server (preferred: a literal value is seen by the model)"
+        "allowed_tools?} or the name of a server the operator configured. Prefer header values as "
+        "${ENV_NAME} references, resolved on this server: a literal value passes through your context"
     ),
 ]
 SourcePolicyArg = Annotated[
@@ -117,8 +118,8 @@ Runs = Annotated[
 CallKey = Annotated[
     str | None,
     Field(
-        description="optional; calls with the same inputs and call_key add nothing twice. Use a new key to "
-        "deliberately add the same inputs again"
+        description="optional; by default the key is derived from the call itself, so the same call "
+        "repeated adds nothing twice. Give a new key to deliberately add the same inputs again"
     ),
 ]
 DryRun = Annotated[
@@ -414,7 +415,10 @@ async def get_task_run(
     run_id: Annotated[
         str, Field(pattern=ID_PATTERN, description="a run id (trun_...) from get_task_group_results")
     ],
-    include_basis: BasisArg = "all",
+    include_basis: Annotated[
+        Literal["none", "low_confidence", "all"],
+        Field(description="citations and reasoning: all (default), only low-confidence fields, or none"),
+    ] = "all",
     include_tool_calls: Annotated[bool, Field(description="include the run's MCP tool calls")] = False,
 ) -> Annotated[CallToolResult, RunDetail]:
     """One run in full: status, output, and (by default) the basis with citations."""
@@ -535,7 +539,9 @@ TOOLS: list[tuple[Any, str, ToolAnnotations]] = [
 
 def _tool(fn: Any, title: str, annotations: ToolAnnotations) -> Tool:
     """Register ``fn`` with argument errors that never quote a value (pydantic hides inputs)."""
-    tool = Tool.from_function(fn, title=title, annotations=annotations)
+    tool = Tool.from_function(
+        fn, title=title, annotations=annotations, description=inspect.cleandoc(fn.__doc__ or "")
+    )
     base = tool.fn_metadata.arg_model
     config = ConfigDict(base.model_config)
     config.update(_HIDDEN_INPUT)
