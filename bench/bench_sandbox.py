@@ -63,7 +63,7 @@ async def _status_latency(http: httpx2.AsyncClient, gid: str, n: int = 300) -> t
     return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
 
 
-async def bench(base: str, pid: int, runs: int, batch: int, concurrency: int) -> None:
+async def bench(base: str, pid: int, runs: int, batch: int, concurrency: int, store_sqlite: bool) -> None:
     limits = httpx2.Limits(max_connections=concurrency + 2)
     async with httpx2.AsyncClient(base_url=base, headers=HEADERS, timeout=120, limits=limits) as http:
         small = (await http.post("/v1/tasks/groups", content=b"{}")).json()["taskgroup_id"]
@@ -124,6 +124,7 @@ async def bench(base: str, pid: int, runs: int, batch: int, concurrency: int) ->
         assert seen == runs and outputs == runs, (seen, outputs)
         big_after_p50, _ = await _status_latency(http, big, 100)
 
+    print(f"store:                     {'SQLite' if store_sqlite else 'in memory'}")
     print(
         f"runs added:                {runs:,} in {runs // batch} requests of {batch} ({concurrency} concurrent)"
     )
@@ -150,9 +151,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--db", default=None, help="run the sandbox on SQLite at this path (default: in memory)"
+    )
     args = parser.parse_args()
+    extra = ["--db", args.db] if args.db else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "taskgroup_mcp", "sandbox", "--port", "0", "--log-level", "WARNING"],
+        [sys.executable, "-m", "taskgroup_mcp", "sandbox", "--port", "0", "--log-level", "WARNING", *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -160,7 +165,7 @@ def main() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         base = line.rsplit(" ", 1)[1].strip()
-        anyio.run(bench, base, proc.pid, args.runs, args.batch, args.concurrency)
+        anyio.run(bench, base, proc.pid, args.runs, args.batch, args.concurrency, bool(args.db))
     finally:
         proc.terminate()
         proc.wait(10)

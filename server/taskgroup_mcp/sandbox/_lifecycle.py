@@ -118,6 +118,16 @@ class Lifecycle:
         """Apply every transition due by now, in time order; returns how many were applied."""
         now = self.clock.now()
         heap, pending = self._heap, self._pending
+        if not ((heap and heap[0][0] <= now) or (pending and pending[0][0] <= now)):
+            return 0
+        with self.store.batch():
+            applied = self._apply_due(now)
+        if applied:
+            self._notify()
+        return applied
+
+    def _apply_due(self, now: float) -> int:
+        heap, pending = self._heap, self._pending
         applied = 0
         while True:
             h = heap[0][0] if heap else None
@@ -137,8 +147,6 @@ class Lifecycle:
             else:
                 break
             applied += 1
-        if applied:
-            self._notify()
         return applied
 
     # -- create -------------------------------------------------------------------------------
@@ -159,6 +167,16 @@ class Lifecycle:
         commit_delay: float = 0.0,
     ) -> list[RunRecord]:
         """Commit new runs (visible now, or after ``commit_delay`` seconds)."""
+        with self.store.batch():
+            return self._add_runs(group, inputs, default_task_spec, commit_delay)
+
+    def _add_runs(
+        self,
+        group: GroupRecord | None,
+        inputs: Sequence[RunInput],
+        default_task_spec: TaskSpec | None,
+        commit_delay: float,
+    ) -> list[RunRecord]:
         now = self.clock.now()
         cfg = self.config
         first_seq = self.store.reserve_runs(len(inputs))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+import contextlib
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from ._records import EventRecord, GroupRecord, RunRecord
@@ -28,6 +29,10 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+    @contextlib.contextmanager
+    def batch(self) -> Generator[None, None, None]:
+        yield
 
     def counters(self) -> tuple[int, int]:
         return self._groups_created, self._runs_created

@@ -6,9 +6,10 @@ memory and written through; runs and events are read from the database in pages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from taskgroup_mcp.wire import RunInput, TaskSpec
@@ -74,9 +75,22 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
+    @contextlib.contextmanager
+    def batch(self) -> Generator[None, None, None]:
+        """One transaction around many writes (nested calls join the outer one)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def clear(self) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
+        with self.batch():
             for table in ("meta", "groups", "runs", "events"):
                 self._db.execute(f"DELETE FROM {table}")
         self._groups.clear()
@@ -101,8 +115,7 @@ class SqliteStore:
         return len(self._groups), int(runs)
 
     def add_group(self, group: GroupRecord) -> None:
-        with self._db:
-            self._db.execute("BEGIN")
+        with self.batch():
             self._bump("groups_created", 1)
             self._db.execute(
                 "INSERT INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -138,8 +151,7 @@ class SqliteStore:
         )
 
     def reserve_runs(self, n: int) -> int:
-        with self._db:
-            self._db.execute("BEGIN")
+        with self.batch():
             return self._bump("runs_created", n)
 
     def add_runs(self, runs: Sequence[RunRecord]) -> None:
@@ -164,8 +176,7 @@ class SqliteStore:
             )
             for r in runs
         ]
-        with self._db:
-            self._db.execute("BEGIN")
+        with self.batch():
             self._db.executemany(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 16)})", rows)
 
     @staticmethod

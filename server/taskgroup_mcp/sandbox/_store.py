@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -14,6 +15,10 @@ class Store(Protocol):
     Records returned by ``get_group`` may be kept and mutated by the caller, who then calls
     ``save_group``; run records are written field by field through the ``set_*`` methods.
     """
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Group many writes into one unit (one SQLite transaction); nested batches join the outer."""
+        ...
 
     def counters(self) -> tuple[int, int]:
         """(groups created, runs created) so far: ids derive from them."""
