@@ -58,6 +58,15 @@ async def test_the_wait_window_is_capped_by_the_settings(sandbox: Any) -> None:
         assert result.structured_content["waited_s"] < 1.0
 
 
+async def test_the_default_wait_comes_from_the_settings(sandbox: Any) -> None:
+    async with sandbox(speed=1.0, wait_default_seconds=0.5) as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow"]})
+        with anyio.fail_after(5):
+            result = await client.call_tool("wait_for_task_group", {"task_group_id": gid})
+        assert result.structured_content["timed_out"] is True and result.structured_content["waited_s"] < 1.0
+
+
 async def test_inputs_come_from_a_local_jsonl_or_csv_file(sandbox: Any, tmp_path: Path) -> None:
     jsonl = tmp_path / "in.jsonl"
     await anyio.Path(jsonl).write_text('"first question"\n{"company": "Acme"}\n\n', encoding="utf-8")

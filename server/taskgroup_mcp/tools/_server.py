@@ -252,8 +252,11 @@ async def fan_out(
     source_policy: SourcePolicyArg = None,
     metadata: MetadataArg = None,
     wait_seconds: Annotated[
-        float, Field(ge=0, description="how long to wait for results (default 45, capped by the server)")
-    ] = 45.0,
+        float | None,
+        Field(
+            ge=0, description="how long to wait for results (default 45; capped by the server; 0: no wait)"
+        ),
+    ] = None,
     max_tokens: Annotated[
         int, Field(ge=MIN_MAX_TOKENS, le=MAX_MAX_TOKENS, description="budget of the first results page")
     ] = DEFAULT_MAX_TOKENS,
@@ -296,7 +299,8 @@ async def fan_out(
             client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
             heartbeat=state.settings.progress_interval_seconds,
         )  # fmt: skip
-        timeout = min(wait_seconds, state.settings.wait_max_seconds)
+        wanted = state.settings.wait_default_seconds if wait_seconds is None else wait_seconds
+        timeout = min(wanted, state.settings.wait_max_seconds)
         wait: WaitResult | None = None
         page: ResultsPage | None = None
         if timeout > 0:
@@ -343,9 +347,9 @@ async def wait_for_task_group(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
     timeout_seconds: Annotated[
-        float,
+        float | None,
         Field(gt=0, description="return after at most this many seconds (default 45; capped by the server)"),
-    ] = 45.0,
+    ] = None,
     until: Annotated[
         Literal["done", "change"],
         Field(
@@ -358,7 +362,8 @@ async def wait_for_task_group(
     Returns when the group is done or after timeout_seconds, with what changed. If it is still
     running, call this again with the same id; do not create a new group (that pays twice)."""
     state = app_state(ctx)
-    timeout = min(timeout_seconds, state.settings.wait_max_seconds)
+    wanted = state.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
+    timeout = min(wanted, state.settings.wait_max_seconds)
     try:
         client = client_for(ctx)
         result = await follow_group(
