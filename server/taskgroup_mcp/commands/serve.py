@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 import anyio
 
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.tools import build_server, install_log_redaction
 
+from ._http_logs import configure_logging
 from ._wiring import open_backend
 
 __all__ = ["run", "settings_from_args"]
 
 logger = logging.getLogger("taskgroup_mcp.serve")
-_PINNED = ("mcp", "httpx", "httpx2", "httpcore", "uvicorn", "parallel")
-"""Loggers that print request bodies or headers at DEBUG: never below INFO."""
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -36,15 +34,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
-def _configure_stdio_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not any(getattr(h, "stream", None) is sys.stderr for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level.upper())
-    for name in _PINNED:
-        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+def _configure_stdio_logging(settings: Settings) -> None:
+    """stderr only (stdout is the protocol's), text or JSON lines, secrets redacted."""
+    configure_logging(settings.log_level, settings.log_format)
     install_log_redaction()
 
 
@@ -64,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         from taskgroup_mcp.commands import http  # the HTTP transport (issue 6) owns this branch
 
         return http.run(args)
-    _configure_stdio_logging(settings.log_level)
+    _configure_stdio_logging(settings)
     if not settings.sandbox and not settings.api_key_configured:
         logger.warning("no PARALLEL_API_KEY: every tool will explain how to set it or use --sandbox")
     anyio.run(serve_stdio, settings)
