@@ -25,6 +25,12 @@ def test_the_real_api_without_a_key_is_a_failure_that_says_how_to_fix_it(tmp_pat
     assert "PARALLEL_API_KEY" in failures[0] and "sandbox" in failures[0]
 
 
+def test_the_mode_names_the_real_api_or_the_base_url_it_points_at(tmp_path: Path) -> None:
+    assert "mode: the real Parallel API" in _levels(Settings.from_env({}, export_dir=tmp_path))
+    other = Settings.from_env({"PARALLEL_BASE_URL": "http://127.0.0.1:8765"}, export_dir=tmp_path)
+    assert "mode: the API at http://127.0.0.1:8765 (PARALLEL_BASE_URL)" in _levels(other)
+
+
 def test_a_set_key_is_reported_without_its_value(tmp_path: Path) -> None:
     found = check_settings(Settings.from_env({"PARALLEL_API_KEY": CANARY_KEY}, export_dir=tmp_path), {})
     assert all(f.level == "ok" for f in found)

@@ -26,7 +26,7 @@ from mcp import Client
 from pydantic import ValidationError
 
 from taskgroup_mcp import __version__
-from taskgroup_mcp.config import ENV_PREFIX, Settings
+from taskgroup_mcp.config import DEFAULT_BASE_URL, ENV_PREFIX, Settings
 
 from ._stdio import ToolFailed, connect, describe_failure, log_tail, server_parameters, structured
 
@@ -70,7 +70,12 @@ def check_settings(settings: Settings, environ: Mapping[str, str]) -> list[Findi
     if settings.sandbox:
         found.append(Finding("ok", "mode: sandbox (embedded emulator; synthetic data, no key, no spend)"))
     else:
-        found.append(Finding("ok", f"mode: real Parallel API at {settings.parallel_base_url}"))
+        where = (
+            "the real Parallel API"
+            if settings.parallel_base_url == DEFAULT_BASE_URL
+            else f"the API at {settings.parallel_base_url} (PARALLEL_BASE_URL)"
+        )
+        found.append(Finding("ok", f"mode: {where}"))
         if settings.api_key_configured:
             found.append(Finding("ok", "PARALLEL_API_KEY: set (value not shown)"))
         else:
