@@ -193,9 +193,9 @@ async def submit_plan(
     ):
         # An outage, not bad inputs: a retryable error, never a result that reads as success.
         raise ToolError(
-            f"Parallel is not accepting runs right now: none of the {len(failures)} inputs were added "
-            "(the API kept failing; this is temporary). Call add_runs again with the same arguments in "
-            "a minute: it is safe to repeat, nothing is ever added twice."
+            f"Parallel did not accept or confirm any of the {len(failures)} inputs (it kept failing or "
+            "has not shown the runs yet; this is temporary). Call add_runs again with the same arguments "
+            "in a minute: it is safe to repeat, nothing is ever added twice."
         )
     group = await client.get_task_group(group_id)
     status = summarize(group, notice=None)
