@@ -133,3 +133,29 @@ async def test_the_control_clock_route_advances_a_manual_clock(sandbox: Sandbox,
         before = clock.now()
         r = await control.post("/_sandbox/clock", json={"advance": 90})
     assert r.status_code == 200 and clock.now() == before + 90
+
+
+async def test_a_read_timeout_after_sending_raises_read_timeout_and_the_request_still_commits(
+    clock: ManualClock,
+) -> None:
+    sb = Sandbox(SandboxConfig(faults=Faults(latency_ms=(200, 200))), clock=clock)
+    async with api(sb) as c:
+        gid = await new_group(c)
+        with pytest.raises(httpx2.ReadTimeout):
+            await c.post(f"/v1/tasks/groups/{gid}/runs", json={"inputs": [run_input()]}, timeout=0.05)
+        with anyio.fail_after(5):
+            if sb.stats_json()["runs_created"] == 0:  # the server side is still sleeping out its latency
+                await sb.lifecycle.wait_changed()
+        assert await _runs(c, gid) == 1
+
+
+async def test_a_caller_cancelled_after_sending_does_not_stop_the_commit(clock: ManualClock) -> None:
+    sb = Sandbox(SandboxConfig(faults=Faults(latency_ms=(100, 100))), clock=clock)
+    async with api(sb) as c:
+        gid = await new_group(c)
+        with anyio.move_on_after(0.02):
+            await add(c, gid, [run_input("a"), run_input("b")])
+        with anyio.fail_after(5):
+            if sb.stats_json()["runs_created"] == 0:
+                await sb.lifecycle.wait_changed()
+        assert await _runs(c, gid) == 2

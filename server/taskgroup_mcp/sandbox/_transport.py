@@ -2,7 +2,8 @@
 
 ``httpx2.ASGITransport`` buffers the whole body before returning (an open SSE stream would never
 return) and re-raises app exceptions raw. This one runs the app in a task and yields body chunks
-as they are sent. A connection the app drops (``scope["extensions"]["sandbox.drop"]``) surfaces
+as they are sent, honouring the request's read timeout (``httpx2.ReadTimeout``; the app carries
+on, as a server would). A connection the app drops (``scope["extensions"]["sandbox.drop"]``) surfaces
 as :class:`httpx2.RemoteProtocolError`, exactly what a client sees when a socket closes with no
 response; an app that fails after its response started surfaces as :class:`httpx2.ReadError`.
 """
@@ -26,6 +27,8 @@ ASGIApp = Callable[
 log = logging.getLogger("taskgroup_mcp.sandbox")
 
 _DONE = object()
+_DISCONNECT_GRACE_SECONDS = 2.0
+"""How long a hung-up response may take to notice the disconnect before it is cancelled."""
 
 
 class _Dropped(Exception):
@@ -33,31 +36,51 @@ class _Dropped(Exception):
 
 
 class _BodyStream(httpx2.AsyncByteStream):
-    def __init__(self, queue: asyncio.Queue[Any], task: asyncio.Task[None], closed: asyncio.Event) -> None:
+    def __init__(
+        self,
+        queue: asyncio.Queue[Any],
+        task: asyncio.Task[None],
+        closed: asyncio.Event,
+        request: httpx2.Request,
+        read_timeout: float | None,
+    ) -> None:
         self._queue = queue
         self._task = task
         self._closed = closed
-        self._request: httpx2.Request | None = None
+        self._request = request
+        self._read_timeout = read_timeout
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
-            item = await self._queue.get()
+            try:
+                item = await asyncio.wait_for(self._queue.get(), self._read_timeout)
+            except TimeoutError:
+                self._closed.set()
+                raise httpx2.ReadTimeout(
+                    "timed out reading the response body", request=self._request
+                ) from None
             if item is _DONE:
                 return
             if isinstance(item, _Dropped):
                 raise httpx2.RemoteProtocolError(
-                    "peer closed connection without sending complete message body"
+                    "peer closed connection without sending complete message body", request=self._request
                 )
             if isinstance(item, BaseException):
-                raise httpx2.ReadError("peer closed connection without sending complete message body")
+                raise httpx2.ReadError(
+                    "peer closed connection without sending complete message body", request=self._request
+                )
             yield item
 
     async def aclose(self) -> None:
+        """The client hung up: the app sees a disconnect (a stream stops), as over a socket."""
         self._closed.set()
         if not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), _DISCONNECT_GRACE_SECONDS)
+            if not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
 
 
 class StreamingASGITransport(httpx2.AsyncBaseTransport):
@@ -66,6 +89,7 @@ class StreamingASGITransport(httpx2.AsyncBaseTransport):
     def __init__(self, app: ASGIApp, client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
         self.app = app
         self.client = client
+        self._running: set[asyncio.Task[None]] = set()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
@@ -137,16 +161,28 @@ class StreamingASGITransport(httpx2.AsyncBaseTransport):
                 await queue.put(_Dropped())
 
         task = asyncio.get_running_loop().create_task(run())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        timeouts: dict[str, Any] = request.extensions.get("timeout", {})
+        read_timeout: float | None = timeouts.get("read")
         try:
-            status, headers = await started
+            status, headers = await asyncio.wait_for(asyncio.shield(started), read_timeout)
         except _Dropped:
             await task
             raise httpx2.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             ) from None
+        except TimeoutError:
+            # The request was sent; like a server, the app carries on (it may commit) and then
+            # sees the client gone.
+            closed.set()
+            raise httpx2.ReadTimeout("timed out waiting for the response", request=request) from None
         except BaseException:
-            task.cancel()
+            closed.set()  # the caller was cancelled after sending: the app still finishes its work
             raise
         return httpx2.Response(
-            status, headers=headers, stream=_BodyStream(queue, task, closed), request=request
+            status,
+            headers=headers,
+            stream=_BodyStream(queue, task, closed, request, read_timeout),
+            request=request,
         )
