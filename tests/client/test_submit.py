@@ -288,7 +288,9 @@ async def test_no_input_is_resent_blindly_and_no_post_comes_before_its_retry_aft
 @pytest.mark.anyio
 async def test_timeouts_after_sending_are_reconciled_and_every_input_lands_once() -> None:
     slow = Faults(latency_ms=(0.0, 120.0))
-    async with sandbox_client(slow, seed=11, chunk_size=100, timeout=0.06) as (sb, client):
+    # A timed-out request still commits on the server up to 60 ms later (the latency outlives the
+    # client's timeout): the settle window must cover that, as it must for the real API.
+    async with sandbox_client(slow, seed=11, chunk_size=100, timeout=0.06, settle_seconds=0.3) as (sb, client):
         group = await client.create_task_group()
         with anyio.fail_after(30):
             result = await client.submit(group.taskgroup_id, inputs(1_000))
