@@ -8,7 +8,7 @@ import pytest
 
 from taskgroup_mcp.sandbox import Faults, ManualClock, Sandbox, SandboxConfig
 
-from .conftest import BASE, add, api, new_group, run_input, sse_events
+from .conftest import BASE, add, api, new_group, run_input, serve_asgi, sse_events
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +159,18 @@ async def test_a_caller_cancelled_after_sending_does_not_stop_the_commit(clock: 
             if sb.stats_json()["runs_created"] == 0:
                 await sb.lifecycle.wait_changed()
         assert await _runs(c, gid) == 2
+
+
+async def test_over_uvicorn_a_dropped_connection_is_a_protocol_error_and_the_runs_are_committed(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.set_faults(Faults(drop_after_commit=1.0))
+    async with (
+        serve_asgi(sandbox.app) as port,
+        httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"x-api-key": "k"}) as c,
+    ):
+        gid = await new_group(c)
+        with pytest.raises(httpx2.RemoteProtocolError):
+            await add(c, gid, [run_input("a"), run_input("b"), run_input("c")])
+        assert await _runs(c, gid) == 3
+    assert sandbox.stats_json()["requests"]["add_runs"] == {"dropped": 1}
