@@ -1,0 +1,61 @@
+"""`taskgroup-mcp sandbox` as a process: flags, the printed port, and a clean exit on SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import httpx2
+
+
+def _start(*flags: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskgroup_mcp", "sandbox", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "listening on http://127.0.0.1:" in line, line
+    return proc, line.rsplit(" ", 1)[1].strip()
+
+
+def test_the_sandbox_command_enforces_its_api_key_applies_faults_and_exits_cleanly_on_sigint() -> None:
+    proc, base = _start(
+        "--api-key", "cli-canary-key", "--faults", "throttle=1,retry_after=3", "--speed", "1000"
+    )
+    try:
+        with httpx2.Client(base_url=base) as http:
+            assert http.post("/v1/tasks/groups", json={}, headers={"x-api-key": "wrong"}).status_code == 401
+            gid = http.post("/v1/tasks/groups", json={}, headers={"x-api-key": "cli-canary-key"}).json()[
+                "taskgroup_id"
+            ]
+            r = http.post(
+                f"/v1/tasks/groups/{gid}/runs",
+                json={"inputs": [{"input": "q", "processor": "lite"}]},
+                headers={"x-api-key": "cli-canary-key"},
+            )
+            assert r.status_code == 429 and r.headers["retry-after"] == "3"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0
+        assert "POST /v1/tasks/groups 401" in err and "received SIGINT" in err
+        assert "cli-canary-key" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_a_malformed_faults_flag_is_refused_with_exit_code_2() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "taskgroup_mcp", "sandbox", "--port", "0", "--faults", "explode=1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 2 and "unknown fault" in r.stderr and r.stdout == ""
