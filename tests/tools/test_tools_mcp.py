@@ -265,3 +265,34 @@ async def test_without_a_key_every_tool_answers_how_to_get_one(tmp_path: Path, m
             assert NO_KEY_MESSAGE in text and "PARALLEL_API_KEY" in text and "--sandbox" in text
         instructions = (await client.list_tools()).tools
         assert instructions
+
+
+async def test_every_tool_result_from_the_sandbox_says_the_data_is_synthetic(sandbox: Any) -> None:
+    async with sandbox(fail_rate=0.5) as (client, _, _):
+        results: dict[str, dict[str, Any]] = {}
+        results["fan_out"] = _data(
+            await client.call_tool("fan_out", {"inputs": ["a", "b", "c", "d"], "wait_seconds": 20})
+        )
+        gid = results["fan_out"]["task_group_id"]
+        results["create_task_group"] = _data(await client.call_tool("create_task_group", {}))
+        results["add_runs"] = _data(
+            await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["e"]})
+        )
+        results["get_task_group_status"] = _data(
+            await client.call_tool("get_task_group_status", {"task_group_id": gid})
+        )
+        results["wait_for_task_group"] = await _wait_done(client, gid)
+        page = _data(await client.call_tool("get_task_group_results", {"task_group_id": gid}))
+        results["get_task_group_results"] = page
+        results["get_task_run"] = _data(
+            await client.call_tool("get_task_run", {"run_id": page["items"][0]["run_id"]})
+        )
+        results["export_task_group_results"] = _data(
+            await client.call_tool("export_task_group_results", {"task_group_id": gid})
+        )
+        results["retry_failed_runs"] = _data(
+            await client.call_tool("retry_failed_runs", {"task_group_id": gid})
+        )
+        assert set(results) == TOOL_NAMES
+        for name, data in results.items():
+            assert data.get("notice") == SANDBOX_NOTICE, name
