@@ -174,3 +174,14 @@ async def test_over_uvicorn_a_dropped_connection_is_a_protocol_error_and_the_run
             await add(c, gid, [run_input("a"), run_input("b"), run_input("c")])
         assert await _runs(c, gid) == 3
     assert sandbox.stats_json()["requests"]["add_runs"] == {"dropped": 1}
+
+
+async def test_the_python_api_does_what_the_control_routes_do(sandbox: Sandbox) -> None:
+    async with api(sandbox) as c, httpx2.AsyncClient(transport=sandbox.transport, base_url=BASE) as control:
+        gid = await new_group(c)
+        await add(c, gid, [run_input()])
+        assert sandbox.stats() == (await control.get("/_sandbox/stats")).json()
+        assert sandbox.stats()["runs"] == 1 and sandbox.stats.requests["add_runs"]["200"] == 1
+        sandbox.reset()
+        assert sandbox.stats()["groups"] == 0
+        assert (await c.get(f"/v1/tasks/groups/{gid}")).status_code == 404

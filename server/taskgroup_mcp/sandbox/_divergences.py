@@ -65,6 +65,11 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "Runs only go queued -> running -> completed | failed (--fail-rate).",
     ),
     Divergence(
+        "webhook event_types",
+        "Only value task_run.status; whether an empty list means no deliveries is undocumented.",
+        "Any run with a webhook gets one task_run.status delivery when it finishes, whatever event_types says.",
+    ),
+    Divergence(
         "status_message",
         "A human-readable string or null.",
         "Always null.",

@@ -32,6 +32,7 @@ class Sandbox:
     ``sb.app`` is the ASGI app (for uvicorn); ``sb.transport`` reaches it in process with no
     socket (an ``httpx2.AsyncBaseTransport`` that streams). ``async with sb:`` runs the executor's
     background work (transitions in real time, MCP tool calls, webhooks) in the current loop.
+    ``sb.set_faults(...)``, ``sb.reset()`` and ``sb.stats()`` do what the control routes do.
     Without it, transitions still happen whenever a request looks, and MCP runs complete with
     the documented listing warning.
     """
@@ -44,7 +45,7 @@ class Sandbox:
         self.store: Store = store or open_store(self.config.db_path)
         self.lifecycle = Lifecycle(self.store, self.clock, self.config)
         self.fault_injector = FaultInjector(self.config.faults, self.config.seed)
-        self.stats = Stats()
+        self.stats = Stats(held=self.store.counts)
         self.executor = Executor(self)
         self.lifecycle.hooks = self.executor
         self.app = EdgeMiddleware(build_app(self), self)
@@ -67,16 +68,12 @@ class Sandbox:
         """Forget every group, run and counter; faults stay as set (same as ``POST /_sandbox/reset``)."""
         self.store.clear()
         self.lifecycle.rebuild()
-        self.stats = Stats()
+        self.stats = Stats(held=self.store.counts)
         self.fault_injector = FaultInjector(self.fault_injector.faults, self.config.seed)
 
     def stats_json(self) -> dict[str, Any]:
-        groups, runs = self.store.counts()
-        return {**self.stats.to_json(), "groups": groups, "runs": runs}
-
-    def stats_snapshot(self) -> dict[str, Any]:
-        """Same as ``GET /_sandbox/stats``."""
-        return self.stats_json()
+        """Same as ``sb.stats()`` and ``GET /_sandbox/stats``."""
+        return self.stats()
 
     def close(self) -> None:
         self.store.close()

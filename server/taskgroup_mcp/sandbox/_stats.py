@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 
+def _no_counts() -> tuple[int, int]:
+    return (0, 0)
+
+
 @dataclass
 class Stats:
+    """Counters by endpoint and outcome, faults injected, runs created, webhooks, MCP calls.
+
+    Calling it (``sb.stats()``) gives the same JSON as ``GET /_sandbox/stats``, with the groups
+    and runs the store holds; the counters are also readable as attributes."""
+
     requests: dict[str, Counter[str]] = field(default_factory=dict[str, Counter[str]])
     faults: Counter[str] = field(default_factory=Counter[str])
     runs_created: int = 0
     webhooks_delivered: int = 0
     webhooks_failed: int = 0
     mcp_calls: int = 0
+    held: Callable[[], tuple[int, int]] = field(default=_no_counts, repr=False)
+    """(groups, runs) the store holds."""
+
+    def __call__(self) -> dict[str, Any]:
+        groups, runs = self.held()
+        return {**self.to_json(), "groups": groups, "runs": runs}
 
     def request(self, endpoint: str, outcome: str) -> None:
         self.requests.setdefault(endpoint, Counter())[outcome] += 1
