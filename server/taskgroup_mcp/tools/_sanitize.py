@@ -32,6 +32,7 @@ _INVISIBLE = re.compile(
     "\u061c"  # Arabic letter mark
     "\ufeff"  # zero-width no-break space / BOM
     "\u00ad"  # soft hyphen
+    "\u180e"  # Mongolian vowel separator (zero-width)
     "]"
 )
 

@@ -94,7 +94,7 @@ def shape_basis(basis: Sequence[wire.FieldBasis], mode: BasisMode) -> list[dict[
     chosen = [b for b in basis if mode == "all" or (b.confidence or "").lower() == "low"]
     if not chosen:
         return None
-    return [
+    shaped = [
         {
             "field": b.field,
             "confidence": b.confidence,
@@ -103,6 +103,7 @@ def shape_basis(basis: Sequence[wire.FieldBasis], mode: BasisMode) -> list[dict[
         }
         for b in chosen
     ]
+    return sanitize(shaped)  # reasoning quotes web pages and tool answers: third-party text
 
 
 def shape_output(output: wire.TaskRunOutput | None, fields: Sequence[str] | None) -> Any:
