@@ -165,6 +165,10 @@ async def test_a_per_request_key_comes_from_the_header_and_is_required_without_a
         state = AppState(settings=settings, client=base)
         tenant = client_for(_ctx(state, {"x-parallel-api-key": "tenant-key-123456"}))
         assert tenant is not base
+        assert (
+            client_for(_ctx(state, {"x-parallel-api-key": "tenant-key-123456"})) is tenant
+        )  # one per account
+        assert client_for(_ctx(state, {"x-parallel-api-key": "other-key-654321"})) is not tenant
         with pytest.raises(ToolError) as err:
             client_for(_ctx(state, {}))
         assert "X-Parallel-Api-Key" in str(err.value)

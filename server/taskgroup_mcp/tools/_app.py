@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -55,6 +56,8 @@ class AppState:
     client: ParallelClient | None
     event_cursors: dict[str, str] = field(default_factory=lambda: BoundedDict(MAX_KEPT_CURSORS))
     """Per group, the last events-stream position seen: a new wait resumes there."""
+    tenants: OrderedDict[str, ParallelClient] = field(default_factory=lambda: OrderedDict())
+    """Per-request-key clients by a hash of the key, so each account keeps one pacing budget."""
 
     @property
     def notice(self) -> str | None:
@@ -81,6 +84,22 @@ def make_lifespan(
     return lifespan
 
 
+MAX_TENANT_CLIENTS = 256
+
+
+def _tenant(state: AppState, base: ParallelClient, key: str) -> ParallelClient:
+    """The client for one caller's key (they share the pool; each keeps its own pacing)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    client = state.tenants.get(digest)
+    if client is None:
+        client = base.with_api_key(key)
+        state.tenants[digest] = client
+        while len(state.tenants) > MAX_TENANT_CLIENTS:
+            state.tenants.popitem(last=False)
+    state.tenants.move_to_end(digest)
+    return client
+
+
 def app_state(ctx: Context[Any, Any]) -> AppState:
     state = ctx.request_context.lifespan_context
     if not isinstance(state, AppState):  # pragma: no cover - wiring error
@@ -104,7 +123,7 @@ def client_for(ctx: Context[Any, Any]) -> ParallelClient:
             key = headers.get(API_KEY_HEADER) or headers.get("X-Parallel-Api-Key")
         if key:
             SECRETS.add(key)
-            return state.client.with_api_key(key)
+            return _tenant(state, state.client, key)
         if not state.settings.api_key_configured:
             raise ToolError(NO_HEADER_MESSAGE)
     return state.client
