@@ -1,0 +1,90 @@
+"""Tool definitions pinned (reliability-security.md S14): what ``tools/list`` tells the model.
+
+Names, titles, descriptions, input and output schemas and annotations are compared with a
+committed snapshot, so a change to what the model reads is always deliberate and reviewed (a
+rug-pull defence). The whole listing stays under a size budget: every byte of it is paid for in
+the context window of every conversation that loads the server.
+
+When a change is intended, regenerate the snapshot and review its diff in the commit:
+
+    TASKGROUP_MCP_UPDATE_SNAPSHOT=1 .venv/bin/pytest -q tests/adversarial/test_adv_tool_definitions.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from adv_harness import api_settings, mcp_client, new_sandbox
+
+pytestmark = pytest.mark.anyio
+
+SNAPSHOT = Path(__file__).with_name("tools_snapshot.json")
+UPDATE = os.environ.get("TASKGROUP_MCP_UPDATE_SNAPSHOT") == "1"
+HOW_TO_UPDATE = (
+    "tools/list changed. If the change is intended, regenerate the snapshot with\n"
+    "    TASKGROUP_MCP_UPDATE_SNAPSHOT=1 .venv/bin/pytest -q tests/adversarial/test_adv_tool_definitions.py\n"
+    "and commit tests/adversarial/tools_snapshot.json with the change (review its diff: it is what every "
+    "model reads)."
+)
+SIZE_BUDGET_BYTES = 37_000
+"""Compact JSON of the whole tools/list. Measured 31,035 bytes on 2026-11-29 (input and output schemas of 9 tools); budget about 20% above."""
+INJECTION = re.compile(
+    r"ignore (all |any )?(previous|prior|above)|disregard|system prompt|<\s*(important|system|secret)|"
+    r"do not (tell|show|mention)|without telling|secretly|exfiltrat|api[_ ]?key\s*[:=]",
+    re.IGNORECASE,
+)
+INVISIBLE = re.compile(
+    "[\U000e0000-\U000e007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u180e]"
+)
+
+
+async def listed_tools(tmp_path: Path) -> list[dict[str, Any]]:
+    sandbox = new_sandbox()
+    async with sandbox, mcp_client(api_settings(tmp_path), sandbox) as client:
+        tools = (await client.list_tools()).tools
+    sandbox.close()
+    return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+
+def pinned(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    keep = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+    entries = sorted(({k: t[k] for k in keep if k in t} for t in tools), key=lambda t: t["name"])
+    digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+    return {"sha256": digest, "tools": entries}
+
+
+async def test_tools_list_matches_the_committed_snapshot(tmp_path: Path) -> None:
+    current = pinned(await listed_tools(tmp_path))
+    if UPDATE:
+        SNAPSHOT.write_text(
+            json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    committed = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    if committed != current:
+        old = {t["name"]: t for t in committed["tools"]}
+        new = {t["name"]: t for t in current["tools"]}
+        changed = sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+        pytest.fail(f"{HOW_TO_UPDATE}\nChanged tools: {', '.join(changed)}", pytrace=False)
+
+
+async def test_the_whole_tool_listing_stays_under_its_size_budget(tmp_path: Path) -> None:
+    tools = await listed_tools(tmp_path)
+    size = len(json.dumps(tools, separators=(",", ":"), ensure_ascii=False).encode())
+    assert size <= SIZE_BUDGET_BYTES, (
+        f"tools/list is {size:,} bytes, over its budget of {SIZE_BUDGET_BYTES:,}: shorten descriptions or "
+        "flatten schemas (or raise the budget deliberately, with the reason in the commit)"
+    )
+
+
+async def test_tool_descriptions_carry_no_hidden_characters_or_injection_phrases(tmp_path: Path) -> None:
+    for tool in await listed_tools(tmp_path):
+        text = json.dumps(tool, ensure_ascii=False)
+        assert not INVISIBLE.search(text), f"{tool['name']}: an invisible character in its definition"
+        found = INJECTION.search(text)
+        assert found is None, f"{tool['name']}: {found.group()!r} reads like an instruction injection"
