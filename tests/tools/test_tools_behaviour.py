@@ -105,6 +105,9 @@ async def test_a_bad_override_index_and_metadata_name_their_fields(sandbox: Any)
         )
         text = result.content[0].text
         assert result.is_error and "runs[0].index" in text and "metadata.a_key_longer_than_16" in text
+        empty = await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["ok", "  ", {}]})
+        assert empty.is_error and "inputs[1]: is empty" in empty.content[0].text
+        assert "inputs[2]: is empty" in empty.content[0].text
         assert backend.sandbox.store.counts()[1] == 0
 
 

@@ -156,6 +156,9 @@ def build_run_inputs(
             by_index[override.index] = override
     out: list[wire.RunInput] = []
     for i, value in enumerate(inputs):
+        if not (value.strip() if isinstance(value, str) else value):
+            problems.append((f"inputs[{i}]", "is empty; give a question or a non-empty object"))
+            continue
         ov = by_index.get(i)
         run_servers = servers
         run_spec: wire.TaskSpec | None = None
