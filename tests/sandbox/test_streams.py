@@ -188,3 +188,19 @@ async def test_a_client_that_leaves_an_open_events_stream_early_stops_it_cleanly
             # the sandbox still answers, and the stream it served is gone
             assert (await c.get(f"/v1/tasks/groups/{gid}")).status_code == 200
     assert sandbox.stats_json()["requests"]["group_events"] == {"200": 1}
+
+
+async def test_a_quiet_open_stream_sends_keep_alive_comments_that_the_sdk_parser_ignores(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import taskgroup_mcp.sandbox._routes as routes
+
+    monkeypatch.setattr(routes, "_POLL_SECONDS", 0.01)
+    monkeypatch.setattr(routes, "KEEPALIVE_SECONDS", 0.02)
+    async with api(sandbox) as c:
+        gid = await new_group(c)
+        await add(c, gid, [run_input()])
+        with anyio.fail_after(10):
+            r = await c.get(f"/v1/tasks/groups/{gid}/events", params={"timeout": 0.2})
+    assert ": keep-alive\n\n" in r.text
+    assert [e["type"] for e in sse_events(r.text.replace(": keep-alive\n\n", ""))] == ["task_group_status"]

@@ -66,6 +66,11 @@ log = logging.getLogger("taskgroup_mcp.sandbox")
 PAGE = 500
 GROUP_EVENTS_DEFAULT_TIMEOUT = 600.0
 _POLL_SECONDS = 1.0
+KEEPALIVE_SECONDS = 15.0
+"""An open stream with nothing to say sends an SSE comment this often, so readers with a read
+timeout (ours: 60 s) do not give up on a quiet but healthy stream. Comments are safe for the
+official SDK because the sandbox never sends ``id:`` lines."""
+KEEPALIVE = ": keep-alive\n\n"
 _TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -308,6 +313,7 @@ class Api:
 
         async def gen() -> AsyncIterator[str]:
             deadline = anyio.current_time() + timeout
+            quiet_since = anyio.current_time()
             position = max(after, 0)
             if after < 0:  # a fresh stream opens with the group's status, positioned at its start
                 g = store.get_group(gid) or group
@@ -335,11 +341,15 @@ class Api:
                             )
                     position = page[-1].seq
                     yield "".join(parts)
+                    quiet_since = anyio.current_time()
                     continue
                 g = store.get_group(gid) or group
                 if g.active == 0 or anyio.current_time() >= deadline:
                     return
                 await self._wait(deadline)
+                if anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
+                    yield KEEPALIVE
+                    quiet_since = anyio.current_time()
 
         return _sse(gen())
 
@@ -397,12 +407,14 @@ class Api:
             deadline = anyio.current_time() + RUN_EVENTS_STREAM_MAX_SECONDS
             current = self.store.get_run(run_id) or run
             yield frame(TaskRunEvent(event_id=None, run=run_view(current)))
+            quiet_since = anyio.current_time()
             sent_progress = False
             while True:
                 current = self.store.get_run(run_id) or run
                 if current.status != "queued" and not sent_progress:
                     yield "".join(frame(e) for e in _progress(current))
                     sent_progress = True
+                    quiet_since = anyio.current_time()
                 if current.status in _TERMINAL:
                     output = build_output(current, seed) if current.status == "completed" else None
                     yield frame(TaskRunEvent(event_id=None, run=run_view(current), output=output))
@@ -410,6 +422,9 @@ class Api:
                 if anyio.current_time() >= deadline:
                     return
                 await self._wait(deadline)
+                if anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
+                    yield KEEPALIVE
+                    quiet_since = anyio.current_time()
 
         return _sse(gen())
 
