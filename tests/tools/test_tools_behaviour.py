@@ -239,3 +239,11 @@ async def test_a_slow_submission_keeps_sending_progress(sandbox: Any) -> None:
             )
         assert not result.is_error and result.structured_content["added"] == 3
         assert len(progress) >= 4 and progress[0] == (0.0, 3.0, "submitting 3 inputs")
+
+
+async def test_waiting_on_an_empty_group_says_to_add_runs(sandbox: Any) -> None:
+    async with sandbox() as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        with anyio.fail_after(5):
+            result = await client.call_tool("wait_for_task_group", {"task_group_id": gid})
+        assert "add_runs" in result.structured_content["next_step"]

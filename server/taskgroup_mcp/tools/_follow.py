@@ -124,7 +124,9 @@ async def follow_group(
     summary: GroupStatus = summarize(group, notice=None)
     summary.next_step = None  # the wait's own next_step says it
     timed_out = status.is_active and not satisfied(status)
-    if timed_out:
+    if status.num_task_runs == 0:
+        step = f"The group is empty: call add_runs(task_group_id='{group_id}', inputs=[...]) first."
+    elif timed_out:
         step = (
             f"Still running. Call wait_for_task_group(task_group_id='{group_id}') again with the same id; "
             "do not create a new group (that would pay for the runs twice)."
