@@ -20,6 +20,7 @@ server's CPU time per call and the load generator's CPU use; then the median thr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -172,7 +173,7 @@ async def create_group(url: str, mode: str) -> str:
         return str(result.structured_content["task_group_id"])
 
 
-def report(rounds: list[tuple[Outcome, Outcome]]) -> None:
+def report(rounds: list[tuple[Outcome, Outcome]]) -> list[dict[str, Any]]:
     print(
         f"{'round':>5} {'server':<14} {'clients':>7} {'calls':>6} {'wall s':>7} {'calls/s':>8} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'errors':>6} {'server CPU ms/call':>19} {'load gen CPU %':>15}"
@@ -196,9 +197,26 @@ def report(rounds: list[tuple[Outcome, Outcome]]) -> None:
         f"server CPU per call: taskgroup-mcp {real_cpu * 1000:.2f} ms, bare echo {bare_cpu * 1000:.2f} ms "
         f"(capacity ratio {bare_cpu / real_cpu:.2f}); errors {errors}"
     )
+    real, bare = rounds[len(rounds) // 2]
+    bare_name = "bare MCPServer echo tool, same transport stack"
+    return [
+        {"figure": f"HTTP throughput, {real.clients} clients (median round ratio)", "ours": real.throughput,
+         "unit": "calls/s", "comparison": bare_name, "baseline": bare.throughput,
+         "ratio": statistics.median(ratios), "aim": ">= 0.70"},
+        {"figure": "HTTP latency p50 under load", "ours": real.percentile(0.5), "unit": "ms",
+         "comparison": bare_name, "baseline": bare.percentile(0.5),
+         "ratio": real.percentile(0.5) / bare.percentile(0.5), "aim": None},
+        {"figure": "HTTP latency p99 under load", "ours": real.percentile(0.99), "unit": "ms",
+         "comparison": bare_name, "baseline": bare.percentile(0.99),
+         "ratio": real.percentile(0.99) / bare.percentile(0.99), "aim": None},
+        {"figure": "server CPU per call", "ours": real_cpu * 1000, "unit": "ms", "comparison": bare_name,
+         "baseline": bare_cpu * 1000, "ratio": real_cpu / bare_cpu, "aim": None},
+        {"figure": "errors", "ours": errors, "unit": "", "comparison": None, "baseline": None, "ratio": None,
+         "aim": "0"},
+    ]  # fmt: skip
 
 
-async def bench(clients: int, calls: int, mode: str, repeat: int) -> None:
+async def bench(clients: int, calls: int, mode: str, repeat: int, json_path: str | None = None) -> None:
     real_port, echo_port = free_port(), free_port()
     real = start(
         [
@@ -264,7 +282,10 @@ async def bench(clients: int, calls: int, mode: str, repeat: int) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     print(f"HTTP transport, {mode} protocol era, {os.cpu_count()} CPUs, load generator in one process")
-    report(rounds)
+    figures = report(rounds)
+    if json_path:
+        title = f"HTTP transport under load ({mode} era): the real server vs a bare MCPServer"
+        await anyio.Path(json_path).write_text(json.dumps({"title": title, "figures": figures}, indent=2))
 
 
 def main() -> int:
@@ -275,11 +296,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--mode", choices=("auto", "legacy"), default="auto")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (default 3)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (bench/run_all.py)")
     parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_echo:
         return serve_echo(args.serve_echo)
-    anyio.run(bench, args.clients, args.calls, args.mode, args.rounds)
+    anyio.run(bench, args.clients, args.calls, args.mode, args.rounds, args.json)
     return 0
 
 
