@@ -310,3 +310,22 @@ async def test_a_configured_browser_origin_passes_cors_preflight_and_a_foreign_o
     assert call.status_code == 200
     assert call.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "x-request-id" in call.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize("era", [None, "2025-11-25", "2026-07-28"])
+async def test_json_nested_100000_deep_gets_400_and_the_server_keeps_answering(era: str | None) -> None:
+    toy = toy_server()
+    headers = auth() | ({"MCP-Protocol-Version": era} if era else {})
+    nested = "[" * 100_000 + "]" * 100_000
+    body = (
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":' + nested
+    )
+    body += "}}}"
+    async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(20):
+            hostile = await http.post(running.mcp_url, content=body, headers=headers)
+            after = await http.post(running.mcp_url, json=INITIALIZE, headers=auth())
+    assert hostile.status_code == 400
+    assert hostile.json()["error"]["code"] == -32700
+    assert after.status_code == 200
+    assert toy.calls == []
