@@ -69,7 +69,10 @@ async def lookup_server(calls: list[str]) -> AsyncGenerator[str]:
         sock.close()
 
 
-async def test_taskgroup_mcp_sandbox_over_stdio_fans_out_waits_pages_and_exports(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_taskgroup_mcp_sandbox_over_stdio_fans_out_waits_pages_and_exports(
+    tmp_path: Path, mode: str
+) -> None:
     calls: list[str] = []
     progress: list[tuple[float, float | None, str | None]] = []
 
@@ -88,7 +91,7 @@ async def test_taskgroup_mcp_sandbox_over_stdio_fans_out_waits_pages_and_exports
     inputs = [{"company": f"Testco {i}"} for i in range(20)]
     async with lookup_server(calls) as url:
         with anyio.fail_after(120):
-            async with Client(params) as client:
+            async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
                 fan = await client.call_tool(
                     "fan_out",
                     {
