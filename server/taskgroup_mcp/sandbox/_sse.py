@@ -13,5 +13,7 @@ from taskgroup_mcp.wire import WireModel
 
 
 def frame(event: WireModel | dict[str, Any]) -> str:
-    data = event.to_wire() if isinstance(event, WireModel) else event
-    return f"event: {data['type']}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n"
+    if isinstance(event, WireModel):
+        # pydantic's own JSON serializer: the same JSON as to_wire() + json.dumps, several times faster
+        return f"event: {getattr(event, 'type')}\ndata: {event.model_dump_json(by_alias=True)}\n\n"
+    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'), ensure_ascii=False)}\n\n"
