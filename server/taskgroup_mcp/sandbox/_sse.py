@@ -15,5 +15,5 @@ from taskgroup_mcp.wire import WireModel
 def frame(event: WireModel | dict[str, Any]) -> str:
     if isinstance(event, WireModel):
         # pydantic's own JSON serializer: the same JSON as to_wire() + json.dumps, several times faster
-        return f"event: {getattr(event, 'type')}\ndata: {event.model_dump_json(by_alias=True)}\n\n"
+        return f"event: {event.__dict__['type']}\ndata: {event.model_dump_json(by_alias=True)}\n\n"
     return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'), ensure_ascii=False)}\n\n"
