@@ -329,3 +329,12 @@ async def test_json_nested_100000_deep_gets_400_and_the_server_keeps_answering(e
     assert hostile.json()["error"]["code"] == -32700
     assert after.status_code == 200
     assert toy.calls == []
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "localhost:8080"])
+async def test_loopback_host_names_are_accepted_with_or_without_a_port(host: str) -> None:
+    toy = toy_server()
+    async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            response = await http.post(running.mcp_url, json=INITIALIZE, headers={**auth(), "Host": host})
+    assert response.status_code == 200

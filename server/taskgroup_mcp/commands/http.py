@@ -72,7 +72,7 @@ logger = logging.getLogger("taskgroup_mcp.http")
 
 MCP_PATH = "/mcp"
 READY_TIMEOUT_SECONDS = 5.0
-LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+LOOPBACK_HOSTS = ["127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*"]
 LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
 
 ReadyCheck = Callable[[], Awaitable[bool]]
