@@ -29,7 +29,7 @@ class TaskRunEvent(WireModel):
     """A run's state; in group streams, one per run that reached a non-active status."""
 
     type: Literal["task_run.state"] = "task_run.state"
-    event_id: str | None
+    event_id: str | None = None
     run: TaskRun
     input: RunInput | None = None
     output: TaskRunOutput | None = None

@@ -15,14 +15,14 @@ class TaskGroupStatus(WireModel):
     """Runs by status; keys are run statuses."""
     is_active: bool
     """True while any run is queued, running or cancelling."""
-    status_message: str | None
-    modified_at: str | None
+    status_message: str | None = None
+    modified_at: str | None = None
 
 
 class TaskGroup(WireModel):
     taskgroup_id: str
     status: TaskGroupStatus
-    created_at: str | None
+    created_at: str | None = None
     metadata: Metadata | None = None
 
     @property
@@ -46,7 +46,7 @@ class TaskGroupAddRunsParams(WireModel):
 class TaskGroupRunResponse(WireModel):
     status: TaskGroupStatus
     run_ids: list[str]
-    run_cursor: str | None
+    run_cursor: str | None = None
     """A ``last_event_id`` for the runs stream, positioned at these runs."""
-    event_cursor: str | None
+    event_cursor: str | None = None
     """A ``last_event_id`` for the events stream, positioned at these runs."""

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ._base import WireModel
+from ._base import WireModel, null_means
 from ._run import TaskRun
 
 
@@ -21,7 +21,7 @@ class FieldBasis(WireModel):
 
     field: str
     reasoning: str
-    citations: list[Citation] = Field(default_factory=list[Citation])
+    citations: Annotated[list[Citation], null_means([])] = Field(default_factory=list[Citation])
     confidence: str | None = None
     """``high``, ``medium`` or ``low`` (sometimes empty)."""
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from ._base import WireModel
+from ._base import WireModel, null_means
 from ._spec import TaskSpec
 
 RunStatus = Literal["queued", "action_required", "running", "completed", "failed", "cancelling", "cancelled"]
@@ -29,7 +29,7 @@ Metadata = dict[str, MetadataValue]
 class McpServer(WireModel):
     """An MCP server a run may call (Streamable HTTP only). Header values are write-only secrets."""
 
-    type: Literal["url"] = "url"
+    type: Annotated[Literal["url"], null_means("url")] = "url"
     name: str
     url: str
     headers: dict[str, str] | None = Field(default=None, repr=False)
@@ -45,7 +45,9 @@ class SourcePolicy(WireModel):
 
 class Webhook(WireModel):
     url: str
-    event_types: list[Literal["task_run.status"]] = Field(default_factory=list[Literal["task_run.status"]])
+    event_types: Annotated[list[Literal["task_run.status"]], null_means([])] = Field(
+        default_factory=list[Literal["task_run.status"]]
+    )
 
 
 class AdvancedSettings(WireModel):
@@ -90,8 +92,8 @@ class TaskRun(WireModel):
     status: RunStatus
     is_active: bool
     processor: str
-    created_at: str | None
-    modified_at: str | None
+    created_at: str | None = None
+    modified_at: str | None = None
     metadata: Metadata | None = None
     taskgroup_id: str | None = None
     warnings: list[Warning] | None = None

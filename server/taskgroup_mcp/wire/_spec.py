@@ -6,27 +6,27 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Tag
 
-from ._base import WireModel
+from ._base import WireModel, null_means
 
 
 class JsonSchema(WireModel):
     """Structured output: a JSON Schema the run's output must match."""
 
     json_schema: dict[str, Any]
-    type: Literal["json"] = "json"
+    type: Annotated[Literal["json"], null_means("json")] = "json"
 
 
 class TextSchema(WireModel):
     """Free-text output, optionally described."""
 
     description: str | None = None
-    type: Literal["text"] = "text"
+    type: Annotated[Literal["text"], null_means("text")] = "text"
 
 
 class AutoSchema(WireModel):
     """Let the processor choose the output's shape (deep-research style)."""
 
-    type: Literal["auto"] = "auto"
+    type: Annotated[Literal["auto"], null_means("auto")] = "auto"
 
 
 def _schema_kind(value: Any) -> str:
