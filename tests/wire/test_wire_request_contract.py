@@ -2,7 +2,8 @@
 
 The SDK runs for real over a mock transport; each captured body must validate in our model and
 come back out of it unchanged (nothing dropped, renamed or coerced), on both the GA ``/v1`` and
-the beta ``/v1beta`` paths, which carry the same body shape.
+the beta ``/v1beta`` paths, which carry the same body shape. The other way round, what our
+client sends (``to_wire(exclude_none=True)``) validates strictly in the SDK's request param types.
 """
 
 from __future__ import annotations

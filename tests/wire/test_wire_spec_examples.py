@@ -14,11 +14,15 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from taskgroup_mcp.wire import (
     ErrorEvent,
     ErrorResponse,
+    FieldBasis,
     GenericEvent,
+    JsonSchema,
+    McpServer,
     RunInput,
     TaskGroup,
     TaskGroupAddRunsParams,
@@ -32,7 +36,9 @@ from taskgroup_mcp.wire import (
     TaskRunProgressStatsEvent,
     TaskRunResult,
     TaskRunTextOutput,
+    TaskSpec,
     ValidationErrorResponse,
+    Webhook,
     WebhookPayload,
     parse_event,
     sign_webhook,
@@ -390,3 +396,35 @@ def test_an_event_without_a_string_type_parses_as_a_generic_event(data: str) -> 
 
     assert type(event) is GenericEvent
     assert event.type == "unknown"
+
+
+def test_a_null_for_a_field_with_a_default_reads_as_that_default() -> None:
+    basis = FieldBasis.model_validate({"field": "gdp", "reasoning": "r", "citations": None})
+    server = McpServer.model_validate({"type": None, "name": "search", "url": "https://mcp.example.com/mcp"})
+    hook = Webhook.model_validate({"url": "https://hooks.example.com/x", "event_types": None})
+    spec = TaskSpec.model_validate({"output_schema": {"json_schema": {"type": "object"}, "type": None}})
+
+    assert basis.citations == []
+    assert server.type == "url"
+    assert hook.event_types == []
+    assert isinstance(spec.output_schema, JsonSchema)
+    assert spec.output_schema.type == "json"
+
+
+def test_nullable_fields_the_sdk_treats_as_optional_may_be_missing() -> None:
+    minimal = {k: v for k, v in SPEC_RUN.items() if k not in ("created_at", "modified_at", "metadata")}
+    status = {"num_task_runs": 0, "task_run_status_counts": {}, "is_active": False}
+
+    run = TaskRun.model_validate(minimal)
+    added = TaskGroupRunResponse.model_validate({"status": status, "run_ids": []})
+
+    assert (run.created_at, run.modified_at) == (None, None)
+    assert (added.run_cursor, added.event_cursor, added.status.modified_at) == (None, None, None)
+    assert {"created_at", "modified_at"} <= set(run.to_wire())
+
+
+def test_a_null_for_a_required_field_is_still_rejected() -> None:
+    with pytest.raises(ValidationError, match="run_id"):
+        TaskRun.model_validate({**SPEC_RUN, "run_id": None})
+    with pytest.raises(ValidationError, match="interaction_id"):
+        TaskRun.model_validate({k: v for k, v in SPEC_RUN.items() if k != "interaction_id"})
