@@ -7,6 +7,7 @@ from ._app import NO_KEY_MESSAGE, AppState, ClientFactory, client_for
 from ._arguments import ArgumentProblem
 from ._errors import to_tool_error
 from ._forwarding import check_url, resolve_mcp_servers
+from ._resources import plan_fan_out, processors_table
 from ._sanitize import (
     SANDBOX_NOTICE,
     SECRETS,
@@ -15,7 +16,7 @@ from ._sanitize import (
     sanitize,
     strip_invisible,
 )
-from ._server import INSTRUCTIONS, SERVER_NAME, build_server, plan_fan_out, processors_table
+from ._server import INSTRUCTIONS, SERVER_NAME, build_server
 from ._shaping import decode_cursor, encode_cursor, estimate_tokens, fit, read_page, shape_run
 from ._spend import Estimate, SpendRefused, estimate, refusal
 from ._status import summarize

@@ -1,0 +1,454 @@
+"""The nine tools: thin bodies over the domain functions, every failure mapped by to_tool_error."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
+from pydantic import Field
+
+from ._answer import answer
+from ._app import AppState, app_state, client_for
+from ._errors import to_tool_error
+from ._export import export_group
+from ._follow import follow_group
+from ._models import (
+    ExportResult,
+    FanOutResult,
+    GroupCreated,
+    GroupStatus,
+    ResultsPage,
+    RetryResult,
+    RunDetail,
+    RunsAdded,
+    WaitResult,
+)
+from ._params import (
+    ID_PATTERN,
+    BasisArg,
+    CallKey,
+    ConfirmCost,
+    DryRun,
+    GroupId,
+    Inputs,
+    InputSchema,
+    InputsFile,
+    McpServers,
+    MetadataArg,
+    Output,
+    Processor,
+    Runs,
+    SourcePolicyArg,
+    StatusFilter,
+)
+from ._read import (
+    DEFAULT_LIMIT,
+    DEFAULT_MAX_TOKENS,
+    MAX_LIMIT,
+    MAX_MAX_TOKENS,
+    MIN_MAX_TOKENS,
+    results_page,
+    run_detail,
+)
+from ._status import summarize
+from ._submit import AddRunsArgs, dry_run_answer, plan, retry_failed, submit_plan
+
+
+def _reporter(ctx: Context[Any, Any]) -> Any:
+    async def report(done: float, total: float | None, message: str | None) -> None:
+        await ctx.report_progress(done, total=total, message=message)
+
+    return report
+
+
+def _inputs_file_allowed(state: AppState, ctx: Context[Any, Any]) -> bool:
+    if state.settings.allow_inputs_file is not None:
+        return state.settings.allow_inputs_file
+    return ctx.headers is None  # stdio (and in-process): allowed; HTTP: off unless configured
+
+
+# ---------------------------------------------------------------------------------- tools
+
+
+async def create_task_group(
+    ctx: Context[Any, Any],
+    metadata: MetadataArg = None,
+) -> Annotated[CallToolResult, GroupCreated]:
+    """Create an empty task group: a container for many research runs that share one status.
+
+    Use it for a large job, then add_runs. For a small job, fan_out does everything in one call.
+    Creating a group costs nothing; runs are billed when added."""
+    state = app_state(ctx)
+    try:
+        client = client_for(ctx)
+        group = await client.create_task_group(metadata=metadata)
+    except Exception as exc:
+        raise to_tool_error(exc) from None
+    gid = group.taskgroup_id
+    return answer(
+        GroupCreated(
+            task_group_id=gid,
+            created_at=group.created_at,
+            next_step=f"Call add_runs(task_group_id='{gid}', inputs=[...]); try 3-5 inputs first.",
+            notice=state.notice,
+        )
+    )
+
+
+async def add_runs(
+    ctx: Context[Any, Any],
+    task_group_id: GroupId,
+    inputs: Inputs = None,
+    inputs_file: InputsFile = None,
+    processor: Processor = None,
+    output: Output = None,
+    input_schema: InputSchema = None,
+    mcp_servers: McpServers = None,
+    source_policy: SourcePolicyArg = None,
+    metadata: MetadataArg = None,
+    runs: Runs = None,
+    call_key: CallKey = None,
+    dry_run: DryRun = False,
+    confirm_cost_usd: ConfirmCost = None,
+) -> Annotated[CallToolResult, RunsAdded]:
+    """Add research runs to a task group, exactly once (billed per run; see dry_run).
+
+    Each input becomes one run of the chosen processor producing `output`. Safe to repeat: a
+    repeated call (same inputs, same call_key) adds nothing twice and reports them as already
+    present. A batch above the server's spend limit is refused with the estimate; confirm with
+    confirm_cost_usd. Answers added / already present / failed (with the field), the group's
+    status, and the next step (usually wait_for_task_group)."""
+    state = app_state(ctx)
+    args = AddRunsArgs(
+        inputs=inputs,
+        inputs_file=inputs_file,
+        processor=processor,
+        output=output,
+        input_schema=input_schema,
+        mcp_servers=mcp_servers,
+        source_policy=source_policy,
+        metadata=metadata,
+        runs=runs,
+        call_key=call_key,
+        dry_run=dry_run,
+        confirm_cost_usd=confirm_cost_usd,
+    )
+    try:
+        batch = plan(args, state.settings, inputs_file_allowed=_inputs_file_allowed(state, ctx))
+        if dry_run:
+            result = dry_run_answer(task_group_id, batch, state.notice)
+        else:
+            result = await submit_plan(
+                client_for(ctx),
+                task_group_id,
+                batch,
+                call_key=call_key,
+                report=_reporter(ctx),
+                notice=state.notice,
+                heartbeat=state.settings.progress_interval_seconds,
+            )
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    return answer(result)
+
+
+async def fan_out(
+    ctx: Context[Any, Any],
+    inputs: Inputs = None,
+    inputs_file: InputsFile = None,
+    output: Output = None,
+    processor: Processor = None,
+    input_schema: InputSchema = None,
+    mcp_servers: McpServers = None,
+    source_policy: SourcePolicyArg = None,
+    metadata: MetadataArg = None,
+    wait_seconds: Annotated[
+        float | None,
+        Field(
+            ge=0, description="how long to wait for results (default 45; capped by the server; 0: no wait)"
+        ),
+    ] = None,
+    max_tokens: Annotated[
+        int, Field(ge=MIN_MAX_TOKENS, le=MAX_MAX_TOKENS, description="budget of the first results page")
+    ] = DEFAULT_MAX_TOKENS,
+    dry_run: DryRun = False,
+    confirm_cost_usd: ConfirmCost = None,
+) -> Annotated[CallToolResult, FanOutResult]:
+    """One call for a small job: create a group, add one run per input, wait up to wait_seconds
+    with progress, and return the status plus the first page of results if done.
+
+    If it is not done in time, the answer holds the task_group_id: call wait_for_task_group with
+    it (never call fan_out again for the same inputs: that pays twice)."""
+    state = app_state(ctx)
+    args = AddRunsArgs(
+        inputs=inputs,
+        inputs_file=inputs_file,
+        processor=processor,
+        output=output,
+        input_schema=input_schema,
+        mcp_servers=mcp_servers,
+        source_policy=source_policy,
+        metadata=metadata,
+        runs=None,
+        call_key=None,
+        dry_run=dry_run,
+        confirm_cost_usd=confirm_cost_usd,
+    )
+    gid = ""
+    try:
+        # Validate and guard the spend before anything is created.
+        batch = plan(args, state.settings, inputs_file_allowed=_inputs_file_allowed(state, ctx))
+        if dry_run:
+            added = dry_run_answer("", batch, state.notice)
+            return answer(
+                FanOutResult(task_group_id="", added=added, next_step=added.next_step, notice=state.notice)
+            )
+        client = client_for(ctx)
+        group = await client.create_task_group(metadata=metadata)
+        gid = group.taskgroup_id
+        added = await submit_plan(
+            client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
+            heartbeat=state.settings.progress_interval_seconds,
+        )  # fmt: skip
+        wanted = state.settings.wait_default_seconds if wait_seconds is None else wait_seconds
+        timeout = min(wanted, state.settings.wait_max_seconds)
+        wait: WaitResult | None = None
+        page: ResultsPage | None = None
+        if timeout > 0:
+            wait = await follow_group(
+                client, gid, timeout=timeout, until="done", cursors=state.event_cursors,
+                report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
+            )  # fmt: skip
+            if not wait.status.active:
+                page = await results_page(
+                    client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
+                    include_basis="none", include_input=False, max_tokens=max(MIN_MAX_TOKENS, max_tokens - 1_000),
+                    notice=state.notice,
+                )  # fmt: skip
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=gid or None) from None
+    if page is not None:
+        step = page.next_step
+    elif wait is not None:
+        step = wait.next_step
+    else:
+        step = added.next_step
+    return answer(
+        FanOutResult(
+            task_group_id=gid, added=added, wait=wait, results=page, next_step=step, notice=state.notice
+        )
+    )
+
+
+async def get_task_group_status(
+    ctx: Context[Any, Any], task_group_id: GroupId
+) -> Annotated[CallToolResult, GroupStatus]:
+    """A group's status in brief: runs by status, active or not, percent done, elapsed, rough ETA.
+
+    Cheap and instant. To wait for progress use wait_for_task_group instead of polling this."""
+    state = app_state(ctx)
+    try:
+        group = await client_for(ctx).get_task_group(task_group_id)
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    return answer(summarize(group, notice=state.notice))
+
+
+async def wait_for_task_group(
+    ctx: Context[Any, Any],
+    task_group_id: GroupId,
+    timeout_seconds: Annotated[
+        float | None,
+        Field(gt=0, description="return after at most this many seconds (default 45; capped by the server)"),
+    ] = None,
+    until: Annotated[
+        Literal["done", "change"],
+        Field(
+            description="done: until every run finished (default); change: until at least one more run finished"
+        ),
+    ] = "done",
+) -> Annotated[CallToolResult, WaitResult]:
+    """Wait for a group's runs to finish, with progress notifications, inside a bounded window.
+
+    Returns when the group is done or after timeout_seconds, with what changed. If it is still
+    running, call this again with the same id; do not create a new group (that pays twice)."""
+    state = app_state(ctx)
+    wanted = state.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
+    timeout = min(wanted, state.settings.wait_max_seconds)
+    try:
+        client = client_for(ctx)
+        result = await follow_group(
+            client, task_group_id, timeout=timeout, until=until, cursors=state.event_cursors,
+            report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
+        )  # fmt: skip
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    return answer(result)
+
+
+async def get_task_group_results(
+    ctx: Context[Any, Any],
+    task_group_id: GroupId,
+    cursor: Annotated[
+        str | None, Field(description="next_cursor from the previous page; absent: first page")
+    ] = None,
+    limit: Annotated[
+        int, Field(ge=1, le=MAX_LIMIT, description="at most this many runs (default 50)")
+    ] = DEFAULT_LIMIT,
+    status: StatusFilter = None,
+    fields: Annotated[
+        list[str] | None, Field(description="only these top-level output fields (JSON outputs); default all")
+    ] = None,
+    include_basis: BasisArg = "none",
+    include_input: Annotated[
+        bool, Field(description="include each run's full input (default: a short key)")
+    ] = False,
+    max_tokens: Annotated[
+        int,
+        Field(
+            ge=MIN_MAX_TOKENS, le=MAX_MAX_TOKENS, description="page budget in estimated tokens (default 8000)"
+        ),
+    ] = DEFAULT_MAX_TOKENS,
+) -> Annotated[CallToolResult, ResultsPage]:
+    """One page of a group's results, keyed by input, sized to fit max_tokens.
+
+    Compact by default: project with fields, add citations with include_basis. Long values are
+    cut with a note rather than failing. Continue with next_cursor until it is null; for the
+    whole group in one file use export_task_group_results."""
+    state = app_state(ctx)
+    try:
+        page = await results_page(
+            client_for(ctx), task_group_id, cursor=cursor, limit=limit, status=status, fields=fields,
+            include_basis=include_basis, include_input=include_input, max_tokens=max_tokens, notice=state.notice,
+        )  # fmt: skip
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    return answer(page)
+
+
+async def get_task_run(
+    ctx: Context[Any, Any],
+    run_id: Annotated[
+        str, Field(pattern=ID_PATTERN, description="a run id (trun_...) from get_task_group_results")
+    ],
+    include_basis: Annotated[
+        Literal["none", "low_confidence", "all"],
+        Field(description="citations and reasoning: all (default), only low-confidence fields, or none"),
+    ] = "all",
+    include_tool_calls: Annotated[bool, Field(description="include the run's MCP tool calls")] = False,
+) -> Annotated[CallToolResult, RunDetail]:
+    """One run in full: status, output, and (by default) the basis with citations."""
+    state = app_state(ctx)
+    try:
+        detail = await run_detail(
+            client_for(ctx), run_id, include_basis=include_basis, include_tool_calls=include_tool_calls,
+            max_tokens=MAX_MAX_TOKENS, notice=state.notice,
+        )  # fmt: skip
+    except Exception as exc:
+        raise to_tool_error(exc, run_id=run_id) from None
+    return answer(detail)
+
+
+async def export_task_group_results(
+    ctx: Context[Any, Any],
+    task_group_id: GroupId,
+    format: Annotated[
+        Literal["jsonl", "csv"], Field(description="jsonl (one JSON object per run) or csv")
+    ] = "csv",
+    include_basis: BasisArg = "none",
+) -> Annotated[CallToolResult, ExportResult]:
+    """Write every run of the group to a JSONL or CSV file on the server and link it.
+
+    Returns the path, a resource link (taskgroup://exports/...), the row count and an
+    exactly-once check (each input present once). Use it instead of paging large groups."""
+    state = app_state(ctx)
+    try:
+        result = await export_group(
+            client_for(ctx), task_group_id, export_dir=state.settings.export_dir, fmt=format,
+            include_basis=include_basis, notice=state.notice,
+        )  # fmt: skip
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    link = ResourceLink(
+        type="resource_link",
+        uri=result.uri,
+        name=result.path.rsplit("/", 1)[-1],
+        mime_type="text/csv" if format == "csv" else "application/jsonl",
+        size=result.bytes,
+    )
+    return answer(result, extra=[link])
+
+
+async def retry_failed_runs(
+    ctx: Context[Any, Any],
+    task_group_id: GroupId,
+    processor: Annotated[
+        str | None, Field(description="run the retries on this processor (default: the same)")
+    ] = None,
+    mcp_servers: Annotated[
+        list[dict[str, Any] | str] | None,
+        Field(
+            description="MCP servers for the retried runs (the API does not return header values, so pass "
+            "them again if the servers need headers); default: the failed runs' servers"
+        ),
+    ] = None,
+) -> Annotated[CallToolResult, RetryResult]:
+    """Add the inputs of every failed run to the same group again (runs cannot be cancelled or
+    restarted; this is the lever left). Safe to repeat: it adds nothing twice."""
+    state = app_state(ctx)
+    try:
+        result = await retry_failed(
+            client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
+            settings=state.settings, report=_reporter(ctx), notice=state.notice,
+            heartbeat=state.settings.progress_interval_seconds,
+        )  # fmt: skip
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    return answer(result)
+
+
+_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+TOOLS: list[tuple[Any, str, ToolAnnotations]] = [
+    (
+        create_task_group,
+        "Create task group",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    ),
+    (
+        add_runs,
+        "Add runs (exactly once)",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    ),
+    (
+        fan_out,
+        "Fan out and wait",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    ),
+    (get_task_group_status, "Task group status", _READ),
+    (wait_for_task_group, "Wait for task group", _READ),
+    (get_task_group_results, "Task group results (paged)", _READ),
+    (get_task_run, "One task run", _READ),
+    (
+        export_task_group_results,
+        "Export results to a file",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
+    ),
+    (
+        retry_failed_runs,
+        "Retry failed runs",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    ),
+]
