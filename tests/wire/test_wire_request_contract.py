@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import types
+import typing
 from collections.abc import Iterator
 from typing import Any
 
 import pydantic
 import pytest
+import typing_extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parallel.types import RunInputParam, TaskSpecParam
@@ -420,3 +423,70 @@ def test_the_sdk_param_check_can_fail() -> None:
         )
     with pytest.raises(pydantic.ValidationError, match="url"):
         assert_sdk_accepts(RunInputParam, {"input": "x", "processor": "lite", "mcp_servers": [{"name": "a"}]})
+
+
+# --- params derived from the SDK's own TypedDicts ---------------------------------------------
+
+
+def sdk_params(annotation: Any) -> st.SearchStrategy[Any]:
+    """Values the SDK's request param type admits, derived from its annotations (so a field the
+    SDK adds is generated without anyone writing a strategy for it)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Annotated, typing_extensions.Required, typing_extensions.NotRequired):
+        return sdk_params(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*(sdk_params(arg) for arg in args))
+    if origin is typing.Literal:
+        return st.sampled_from(args)
+    if origin is dict:
+        return st.dictionaries(texts, sdk_params(args[1]), max_size=2)
+    if origin is not None and args and origin is not tuple:
+        return st.lists(sdk_params(args[0]), max_size=2)  # List, Iterable, SequenceNotStr
+    if typing_extensions.is_typeddict(annotation):
+        # The SDK's modules postpone annotations, so __required_keys__ cannot see Required[...].
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        total: bool = annotation.__total__
+
+        def required(hint: Any) -> bool:
+            marker = typing.get_origin(hint)
+            return marker is typing_extensions.Required or (
+                total and marker is not typing_extensions.NotRequired
+            )
+
+        return st.fixed_dictionaries(
+            {key: sdk_params(hint) for key, hint in hints.items() if required(hint)},
+            optional={key: sdk_params(hint) for key, hint in hints.items() if not required(hint)},
+        )
+    simple: dict[Any, st.SearchStrategy[Any]] = {
+        type(None): st.none(),
+        str: st.text(max_size=8),
+        bool: st.booleans(),
+        int: st.integers(-1000, 1000),
+        float: st.floats(-1e6, 1e6, allow_nan=False),
+        object: json_values,
+        datetime.date: st.dates(),
+    }
+    return simple[annotation]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    inputs=st.lists(sdk_params(RunInputParam), min_size=1, max_size=2),
+    default_task_spec=sdk_params(TaskSpecParam | None),
+)
+def test_any_params_the_sdk_types_admit_reach_the_wire_as_bodies_our_models_fully_know(
+    fake_parallel: FakeParallel, inputs: list[RunInputParam], default_task_spec: TaskSpecParam | None
+) -> None:
+    fake_parallel.requests.clear()
+    route_group_endpoints(fake_parallel)
+
+    fake_parallel.client.task_group.add_runs(GROUP_ID, inputs=inputs, default_task_spec=default_task_spec)
+    fake_parallel.client.beta.task_group.add_runs(
+        GROUP_ID, inputs=inputs, default_task_spec=default_task_spec
+    )
+    fake_parallel.client.task_run.create(**inputs[0])
+
+    ga, beta, run = fake_parallel.requests
+    assert ga.body == beta.body
+    assert_round_trips(TaskGroupAddRunsParams, ga.body)
+    assert_round_trips(RunInput, run.body)
