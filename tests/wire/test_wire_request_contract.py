@@ -194,6 +194,20 @@ def test_the_sdk_add_runs_body_with_every_field_validates_in_our_add_runs_params
     assert result.run_ids == [RUN.run_id]
 
 
+def test_an_empty_add_runs_body_which_the_sdk_sends_is_the_one_body_our_model_rejects(
+    fake_parallel: FakeParallel,
+) -> None:
+    """A known, deliberate difference: the SDK sends ``{"inputs": []}`` and the SPEC sets no
+    minItems, but our model (and so the sandbox, with a 422 naming ``body.inputs``) refuses it."""
+    route_group_endpoints(fake_parallel)
+
+    fake_parallel.client.task_group.add_runs(GROUP_ID, inputs=[])
+
+    assert fake_parallel.only_request().body == {"inputs": []}
+    with pytest.raises(pydantic.ValidationError, match="inputs"):
+        TaskGroupAddRunsParams.model_validate({"inputs": []})
+
+
 @pytest.mark.parametrize("spec_form", sorted(TASK_SPECS))
 def test_the_ga_and_beta_add_runs_paths_carry_the_same_body(
     fake_parallel: FakeParallel, spec_form: str
@@ -471,7 +485,7 @@ def sdk_params(annotation: Any) -> st.SearchStrategy[Any]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    inputs=st.lists(sdk_params(RunInputParam), min_size=1, max_size=2),
+    inputs=st.lists(sdk_params(RunInputParam), min_size=1, max_size=2),  # [0] also goes to create
     default_task_spec=sdk_params(TaskSpecParam | None),
 )
 def test_any_params_the_sdk_types_admit_reach_the_wire_as_bodies_our_models_fully_know(
