@@ -122,17 +122,26 @@ async def bench(base: str, pid: int, runs: int, batch: int, concurrency: int, st
                 tail = buf[-16:]
         stream = time.perf_counter() - t0
         assert seen == runs and outputs == runs, (seen, outputs)
-        big_after_p50, _ = await _status_latency(http, big, 100)
+        # idle: the same two groups once nothing moves (interleaved rounds, so load hits both alike)
+        idle_small: list[tuple[float, float]] = []
+        idle_big: list[tuple[float, float]] = []
+        for _ in range(5):
+            idle_small.append(await _status_latency(http, small, 100))
+            idle_big.append(await _status_latency(http, big, 100))
 
     print(f"store:                     {'SQLite' if store_sqlite else 'in memory'}")
     print(
         f"runs added:                {runs:,} in {runs // batch} requests of {batch} ({concurrency} concurrent)"
     )
     print(f"intake:                    {intake:.2f} s  ->  {runs / intake:,.0f} runs/s")
-    print(f"status latency, 100 runs:  p50 {small_p50:.2f} ms  p99 {small_p99:.2f} ms")
-    print(
-        f"status latency, {runs:,} runs: p50 {big_p50:.2f} ms  p99 {big_p99:.2f} ms (after completion p50 {big_after_p50:.2f} ms)"
-    )
+    print(f"status latency while the {runs:,} runs move (p50 / p99):")
+    print(f"    group of 100 runs:        {small_p50:.2f} / {small_p99:.2f} ms")
+    print(f"    group of {runs:,} runs:    {big_p50:.2f} / {big_p99:.2f} ms")
+    print("status latency when idle, median of 5 interleaved rounds (p50 / p99):")
+    for label, samples in (("100", idle_small), (f"{runs:,}", idle_big)):
+        p50 = statistics.median(x[0] for x in samples)
+        p99 = statistics.median(x[1] for x in samples)
+        print(f"    group of {label} runs:{' ' * (14 - len(label))}{p50:.2f} / {p99:.2f} ms")
     print(
         f"group events stream:       {completions:,} completions followed until idle in {events_time:.2f} s"
     )
