@@ -6,6 +6,7 @@ redaction, error mapping) that are tested without MCP.
 from ._app import NO_KEY_MESSAGE, AppState, ClientFactory, client_for
 from ._arguments import ArgumentProblem
 from ._errors import to_tool_error
+from ._follow import follow_group
 from ._forwarding import check_url, resolve_mcp_servers
 from ._resources import plan_fan_out, processors_table
 from ._sanitize import (
@@ -41,6 +42,7 @@ __all__ = [
     "estimate",
     "estimate_tokens",
     "fit",
+    "follow_group",
     "install_log_redaction",
     "plan_fan_out",
     "processors_table",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Literal
@@ -9,7 +10,7 @@ from typing import Literal
 import anyio
 
 from taskgroup_mcp import wire
-from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.client import ParallelClient, ParallelError
 
 from ._answer import closing
 from ._models import GroupStatus, WaitResult
@@ -84,9 +85,12 @@ async def follow_group(
     before = finished(status)
 
     latest = [status]
+    fresh = [True]
+    """Whether a status event arrived since the last heartbeat (else the heartbeat asks the API)."""
 
     async def send(current: wire.TaskGroupStatus) -> None:
         latest[0] = current
+        fresh[0] = True
         await report(float(finished(current)), float(current.num_task_runs), progress_message(current))
 
     def satisfied(current: wire.TaskGroupStatus) -> bool:
@@ -96,15 +100,25 @@ async def follow_group(
 
     await send(status)
     if not satisfied(status):
+        window = anyio.move_on_after(max(deadline - anyio.current_time(), 0.0))
 
         async def beat() -> None:
+            # A quiet stream (no status event since the last beat) may be a stalled one: ask the
+            # API directly, so progress stays true and a finished group ends the wait.
             while True:
                 await anyio.sleep(heartbeat)
-                await send(latest[0])
+                current = latest[0]
+                if not fresh[0]:
+                    with contextlib.suppress(ParallelError):  # the stream stays the main source
+                        current = (await client.get_task_group(group_id)).status
+                await send(current)
+                fresh[0] = False
+                if satisfied(current):
+                    window.cancel()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(beat)
-            with anyio.move_on_after(max(deadline - anyio.current_time(), 0.0)):
+            with window:
                 while not satisfied(latest[0]):
                     remaining = deadline - anyio.current_time()
                     stream = client.group_events(
