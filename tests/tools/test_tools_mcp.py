@@ -296,3 +296,23 @@ async def test_every_tool_result_from_the_sandbox_says_the_data_is_synthetic(san
         assert set(results) == TOOL_NAMES
         for name, data in results.items():
             assert data.get("notice") == SANDBOX_NOTICE, name
+
+
+INJECTION_PHRASES = (
+    "ignore previous",
+    "ignore all",
+    "system prompt",
+    "<important>",
+    "disregard",
+    "do not tell",
+)
+
+
+async def test_tool_definitions_are_plain_bounded_text_without_injection_phrases(sandbox: Any) -> None:
+    async with sandbox() as (client, _, _):
+        for tool in (await client.list_tools()).tools:
+            text = json.dumps(tool.model_dump(mode="json")).lower()
+            assert not any(p in text for p in INJECTION_PHRASES), tool.name
+            assert tool.description is not None and len(tool.description) < 1_000, tool.name
+            assert "<" not in tool.description and "](" not in tool.description, tool.name
+            assert len(json.dumps(tool.input_schema)) < 5_000, tool.name
