@@ -40,6 +40,9 @@ def test_the_sandbox_command_enforces_its_api_key_applies_faults_and_exits_clean
                 headers={"x-api-key": "cli-canary-key"},
             )
             assert r.status_code == 429 and r.headers["retry-after"] == "3"
+            assert http.post("/_sandbox/reset").status_code == 401
+            stats = http.get("/_sandbox/stats", headers={"x-api-key": "cli-canary-key"}).json()
+            assert stats["faults_injected"] == {"throttle": 1} and stats["groups"] == 1
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
         assert proc.returncode == 0

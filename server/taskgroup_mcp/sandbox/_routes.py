@@ -134,6 +134,17 @@ class Api:
         expected = self.sb.config.api_key
         return expected is None or hmac.compare_digest(key.encode(), expected.encode())
 
+    def control(self, handler: Handler) -> Handler:
+        """Control routes need no key, unless the sandbox was given one (then they need that key)."""
+
+        async def wrapped(request: Request) -> Response:
+            if self.sb.config.api_key is not None and not self._authorized(request):
+                request.scope["sandbox.endpoint"] = "control"
+                return error_response(401, "Unauthorized: this sandbox's control routes need its x-api-key")
+            return await handler(request)
+
+        return wrapped
+
     def endpoint(self, name: str, handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
             request.scope["sandbox.endpoint"] = name
@@ -556,11 +567,11 @@ def build_app(sandbox: Sandbox) -> Starlette:
             ),
         ]
     routes += [
-        Route("/_sandbox/faults", api.set_faults, methods=["POST"]),
-        Route("/_sandbox/faults", api.get_faults, methods=["GET"]),
-        Route("/_sandbox/reset", api.reset, methods=["POST"]),
-        Route("/_sandbox/stats", api.stats, methods=["GET"]),
-        Route("/_sandbox/clock", api.clock, methods=["GET", "POST"]),
+        Route("/_sandbox/faults", api.control(api.set_faults), methods=["POST"]),
+        Route("/_sandbox/faults", api.control(api.get_faults), methods=["GET"]),
+        Route("/_sandbox/reset", api.control(api.reset), methods=["POST"]),
+        Route("/_sandbox/stats", api.control(api.stats), methods=["GET"]),
+        Route("/_sandbox/clock", api.control(api.clock), methods=["GET", "POST"]),
     ]
     return Starlette(routes=routes)
 
