@@ -10,11 +10,13 @@ import argparse
 import logging
 
 import anyio
+from mcp.server.stdio import stdio_server
 
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.tools import build_server, install_log_redaction
 
 from ._http_logs import configure_logging
+from ._stdio_errors import AnswerMalformed
 from ._wiring import open_backend
 
 __all__ = ["run", "settings_from_args"]
@@ -47,7 +49,11 @@ async def serve_stdio(settings: Settings) -> None:
             "serving MCP over stdio against %s", "the embedded sandbox (synthetic data)" if settings.sandbox else
             settings.parallel_base_url,
         )  # fmt: skip
-        await server.run_stdio_async()
+        async with stdio_server() as (read_stream, write_stream):
+            # As run_stdio_async(), but a malformed frame gets its JSON-RPC error, not silence.
+            lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
+            options = lowlevel.create_initialization_options()
+            await lowlevel.run(AnswerMalformed(read_stream, write_stream), write_stream, options)
 
 
 def run(args: argparse.Namespace) -> int:
