@@ -116,10 +116,10 @@ def everything_of(result: Any) -> str:
 # --------------------------------------------------------------------------- raw stdio
 
 FORCE_DEBUG = (
-    "import sys; import taskgroup_mcp.commands.serve as serve; serve._PINNED = (); "
+    "import sys; import taskgroup_mcp.commands._http_logs as logs; logs._PINNED = (); "
     "from taskgroup_mcp.cli import main; sys.exit(main(sys.argv[1:]))"
 )
-"""The stdio server with EVERY logger at DEBUG: serve pins mcp/httpx2/uvicorn to INFO, and the
+"""The stdio server with EVERY logger at DEBUG: logging pins mcp/httpx2/uvicorn to INFO, and the
 adversarial suite lifts that pin to prove nothing leaks even when someone turns them all up."""
 
 

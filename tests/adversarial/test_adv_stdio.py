@@ -16,27 +16,31 @@ from adv_harness import TRACEBACK, raw_stdio, stdio_env
 
 pytestmark = pytest.mark.anyio
 
-GARBAGE = [
-    b"{not json\n",
-    b"\xff\xfe\xfd\n",
-    b"[]\n",
-    b"42\n",
-    b'"a string"\n',
-    b"null\n",
-    b'{"jsonrpc": "1.0", "id": 90, "method": "ping"}\n',
-    b'{"id": 91, "method": "ping"}\n',
-    b'{"jsonrpc": "2.0", "id": {"nested": 1}, "method": "ping"}\n',
-    b'{"jsonrpc": "2.0", "id": 92, "method": "tools/call", "params": "not an object"}\n',
-    b'{"jsonrpc": "2.0", "id": 93, "method": "tools/call", "params": {"arguments": {}}}\n',
-    b"[" * 5_000 + b"\n",
-    b'{"jsonrpc": "2.0", "id": 94, "method": "tools/call", "params": {"name": "add_runs", "arguments": '
-    + b'{"a": ' * 2_000
-    + b"1"
-    + b"}" * 2_000
-    + b"}}\n",
-    b"\n",
-    b"   \n",
-    b'{"jsonrpc": "2.0", "id": 95, "method": "' + b"x" * 100_000 + b'"}\n',
+PARSE, INVALID, NO_METHOD, PARAMS = -32700, -32600, -32601, -32602
+GARBAGE: list[tuple[bytes, int | None, int | None]] = [
+    (b"{not json\n", PARSE, None),
+    (b"\xff\xfe\xfd\n", PARSE, None),
+    (b"[]\n", INVALID, None),
+    (b"42\n", INVALID, None),
+    (b'"a string"\n', INVALID, None),
+    (b"null\n", INVALID, None),
+    (b'{"jsonrpc": "1.0", "id": 90, "method": "ping"}\n', INVALID, None),
+    (b'{"id": 91, "method": "ping"}\n', INVALID, None),
+    # An object id is not a request id: the SDK reads the frame as a notification, which gets no answer.
+    (b'{"jsonrpc": "2.0", "id": {"nested": 1}, "method": "ping"}\n', None, None),
+    (b'{"jsonrpc": "2.0", "id": 92, "method": "tools/call", "params": "not an object"}\n', PARAMS, 92),
+    (b'{"jsonrpc": "2.0", "id": 93, "method": "tools/call", "params": {"arguments": {}}}\n', PARAMS, 93),
+    (b"[" * 5_000 + b"\n", PARSE, None),
+    (
+        b'{"jsonrpc": "2.0", "id": 94, "method": "tools/call", "params": {"name": "add_runs", "arguments": '
+        + b'{"a": ' * 2_000
+        + b"1"
+        + b"}" * 2_000
+        + b"}}\n",
+        PARSE,
+        None,
+    ),
+    (b'{"jsonrpc": "2.0", "id": 95, "method": "' + b"x" * 100_000 + b'"}\n', NO_METHOD, 95),
 ]
 
 
@@ -53,16 +57,22 @@ async def test_malformed_frames_never_stop_the_stdio_server_and_every_request_st
     async with raw_stdio(tmp_path, stdio_env(tmp_path)) as raw:
         with anyio.fail_after(60):
             await raw.initialize()
-            for n, frame in enumerate(GARBAGE):
+            answers: list[tuple[int, int | None]] = []
+            for n, (frame, _, _) in enumerate(GARBAGE):
+                seen = len(raw.stdout_lines)
                 await raw.send_raw(frame)
                 ping = await raw.request(1_000 + n, "ping")
                 assert ping["result"] == {}, f"no answer after {frame[:40]!r}"
+                errors = [json.loads(line) for line in raw.stdout_lines[seen:] if b'"error"' in line]
+                answers += [(e["error"]["code"], e.get("id")) for e in errors]
             unknown = await raw.request(2, "no/such/method")
             unknown_tool = await raw.request(3, "tools/call", {"name": "no_such_tool", "arguments": {}})
             bad_args = await raw.request(
                 4, "tools/call", {"name": "get_task_group_status", "arguments": {"task_group_id": 5}}
             )
             listed = await raw.request(5, "tools/list")
+    expected = [(code, rid) for _, code, rid in GARBAGE if code is not None]
+    assert answers == expected, "each malformed frame gets its JSON-RPC error"
     assert unknown["error"]["code"] == -32601
     assert unknown_tool["result"]["isError"] is True
     assert bad_args["result"]["isError"] is True
