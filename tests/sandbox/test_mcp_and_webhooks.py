@@ -163,3 +163,22 @@ async def test_a_finished_run_posts_a_signed_webhook_and_retries_until_it_is_acc
         and payload.data.status == "completed"
     )
     assert "output" not in json.loads(raw)
+
+
+async def test_an_undeliverable_webhook_is_given_up_after_its_retries_and_the_executor_goes_on(
+    clock: ManualClock,
+) -> None:
+    async with Sandbox(SandboxConfig(), clock=clock) as sb:
+        async with api(sb) as c:
+            for url in (f"http://127.0.0.1:{free_port()}/hook", "not a url"):
+                body = run_input("q", webhook={"url": url, "event_types": ["task_run.status"]})
+                rid = (await c.post("/v1/tasks/runs", json=body)).json()["run_id"]
+                await _result(sb, clock, rid)
+        with anyio.fail_after(10):
+            while sb.stats()["webhooks"]["failed"] < 2:
+                clock.advance(60)  # retries wait on the sandbox clock
+                await anyio.sleep(0.01)
+        async with api(sb) as c:
+            later = (await c.post("/v1/tasks/runs", json=run_input("after"))).json()["run_id"]
+        assert (await _result(sb, clock, later)).run.status == "completed"
+    assert sb.stats()["webhooks"] == {"delivered": 0, "failed": 2}

@@ -14,7 +14,7 @@ from taskgroup_mcp.wire import WebhookPayload, sign_webhook
 
 from ._clock import Clock
 from ._config import DEFAULT_WEBHOOK_SECRET
-from ._lifecycle import Lifecycle, run_view
+from ._lifecycle import Lifecycle, listing_warning, run_view
 from ._mcp import call_tools
 from ._records import RunRecord
 from ._timefmt import rfc3339
@@ -100,8 +100,12 @@ class Executor:
         if run is None:
             return
         servers = run.input.mcp_servers or []
-        async with self._limiter:
-            calls, warnings = await call_tools(servers, run.run_id, run.input.processor, run.input.input)
+        try:
+            async with self._limiter:
+                calls, warnings = await call_tools(servers, run.run_id, run.input.processor, run.input.input)
+        except Exception:  # a bug here must not stop the executor: the run gets the listing warning
+            log.exception("MCP tool calls failed for %s", run_id)
+            calls, warnings = None, [listing_warning(s.name) for s in servers]
         self.sb.stats.mcp_calls += len(calls or [])
         self.sb.lifecycle.tool_calls_done(run_id, calls, warnings)
 
@@ -130,7 +134,7 @@ class Executor:
                 if 200 <= response.status_code < 300:
                     self.sb.stats.webhooks_delivered += 1
                     return
-            except httpx2.HTTPError as exc:
+            except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
                 log.info("webhook for %s failed (attempt %d): %s", run_id, attempt + 1, type(exc).__name__)
             if attempt + 1 < WEBHOOK_ATTEMPTS:
                 await clock.sleep_until(clock.now() + delay)
