@@ -17,6 +17,7 @@ The floor is median(echo) + median(get): the MCP stdio round trip plus the API r
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -93,7 +94,7 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(calls: int, warmup: int, mode: str) -> None:
+async def main(calls: int, warmup: int, mode: str, json_path: str | None = None) -> None:
     base_env = {"PATH": os.environ.get("PATH", ""), "TASKGROUP_MCP_LOG_LEVEL": "WARNING"}
     async with (
         serve_sandbox() as base_url,
@@ -151,6 +152,20 @@ async def main(calls: int, warmup: int, mode: str) -> None:
         print(f"{name:<34} {statistics.median(values):>10.0f} {p(values, 0.9):>10.0f}")
     print(f"{'floor (echo + GET medians)':<34} {floor:>10.0f}")
     print(f"ours / floor = {ours / floor:.2f} (aim <= 1.5)")
+    if json_path:
+        floor_name = "floor: bare MCPServer echo over stdio + raw httpx2 GET (medians)"
+        figures = [
+            {"figure": f"get_task_group_status over stdio ({mode}), median", "ours": ours, "unit": "µs",
+             "comparison": floor_name, "baseline": floor, "ratio": ours / floor, "aim": "<= 1.5"},
+            {"figure": "get_task_group_status over stdio, p90", "ours": p(ours_us, 0.9), "unit": "µs",
+             "comparison": "bare MCPServer echo over stdio, p90", "baseline": p(echo_us, 0.9),
+             "ratio": p(ours_us, 0.9) / p(echo_us, 0.9), "aim": None},
+            {"figure": "raw httpx2 GET of the same endpoint, median (the API part of the floor)",
+             "ours": statistics.median(get_us), "unit": "µs", "comparison": None, "baseline": None,
+             "ratio": None, "aim": None},
+        ]  # fmt: skip
+        title = "status round trip over stdio vs the floor measured beside it"
+        await anyio.Path(json_path).write_text(json.dumps({"title": title, "figures": figures}, indent=2))
 
 
 if __name__ == "__main__":
@@ -160,5 +175,6 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--mode", choices=("auto", "legacy"), default="auto")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (bench/run_all.py)")
     ns = parser.parse_args()
-    anyio.run(main, ns.calls, ns.warmup, ns.mode)
+    anyio.run(main, ns.calls, ns.warmup, ns.mode, ns.json)
