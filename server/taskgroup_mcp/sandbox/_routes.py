@@ -8,8 +8,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -43,6 +42,7 @@ from taskgroup_mcp.wire import (
 )
 
 from ._clock import ManualClock
+from ._edge import DropResponse
 from ._errors import (
     error_response,
     items_from_pydantic,
@@ -75,17 +75,6 @@ _TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class DropResponse(Response):
-    """Drop the connection with no response (the request was committed)."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=599)
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        scope["sandbox.status"] = "dropped"
-        await scope["extensions"]["sandbox.drop"]()
 
 
 def _sse(gen: AsyncIterator[str]) -> StreamingResponse:
@@ -574,59 +563,3 @@ def build_app(sandbox: Sandbox) -> Starlette:
         Route("/_sandbox/clock", api.control(api.clock), methods=["GET", "POST"]),
     ]
     return Starlette(routes=routes)
-
-
-class EdgeMiddleware:
-    """Outermost ASGI layer: one log line and one stats entry per request, and a real drop.
-
-    Under uvicorn a drop closes the socket before any response byte (what a crashed server or a
-    cut connection looks like to the client); in process the transport provides its own drop.
-    """
-
-    def __init__(self, app: Starlette, sandbox: Sandbox) -> None:
-        self.app = app
-        self.sb = sandbox
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extensions = scope.setdefault("extensions", {})
-        if "sandbox.drop" not in extensions:
-            extensions["sandbox.drop"] = _socket_drop(send, receive)
-        started = time.perf_counter()
-        status: list[int] = []
-
-        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            endpoint = str(scope.get("sandbox.endpoint", "other"))
-            outcome = str(scope.get("sandbox.status", status[0] if status else "aborted"))
-            self.sb.stats.request(endpoint, outcome)
-            log.info(
-                "%s %s %s %.1fms",
-                scope.get("method", "?"),
-                scope.get("path", "?"),
-                outcome,
-                (time.perf_counter() - started) * 1000,
-            )
-
-
-def _socket_drop(send: Any, receive: Any) -> Callable[[], Awaitable[None]]:
-    async def drop() -> None:
-        transport = getattr(getattr(send, "__self__", None), "transport", None)
-        if transport is not None and hasattr(transport, "close"):
-            transport.close()
-            with anyio.move_on_after(5):
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-            return
-        # Not uvicorn's h11 cycle: promise a body and never send it; the server cuts the connection.
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
-
-    return drop

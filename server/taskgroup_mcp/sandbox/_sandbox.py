@@ -7,11 +7,12 @@ from typing import Any, Self
 
 from ._clock import Clock, SystemClock
 from ._config import SandboxConfig
+from ._edge import EdgeMiddleware
 from ._executor import Executor
 from ._faults import FaultInjector, Faults
 from ._lifecycle import Lifecycle
 from ._memory import MemoryStore
-from ._routes import EdgeMiddleware, build_app
+from ._routes import build_app
 from ._stats import Stats
 from ._store import Store
 from ._transport import StreamingASGITransport
