@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +317,9 @@ async def test_tool_definitions_are_plain_bounded_text_without_injection_phrases
             assert tool.description is not None and len(tool.description) < 1_000, tool.name
             assert "<" not in tool.description and "](" not in tool.description, tool.name
             assert len(json.dumps(tool.input_schema)) < 5_000, tool.name
+
+
+def test_building_the_server_warns_about_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        build_server(Settings(sandbox=True, export_dir=tmp_path))
+    assert not caplog.records, [r.getMessage() for r in caplog.records]

@@ -107,4 +107,3 @@ def register_resources(server: MCPServer[Any]) -> None:
         return await anyio.Path(path).read_text(encoding="utf-8")
 
     server.prompt(name="plan_fan_out", title="Plan a fan-out research job")(plan_fan_out)
-    server.prompt(name="plan_fan_out", title="Plan a fan-out research job")(plan_fan_out)
