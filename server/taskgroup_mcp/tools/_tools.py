@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
 
-from ._answer import answer
+from ._answer import Progress, answer
 from ._app import AppState, app_state, client_for
 from ._errors import to_tool_error
 from ._export import export_group
@@ -55,7 +55,7 @@ from ._status import summarize
 from ._submit import AddRunsArgs, dry_run_answer, plan, retry_failed, submit_plan
 
 
-def _reporter(ctx: Context[Any, Any]) -> Any:
+def _reporter(ctx: Context[Any, Any]) -> Progress:
     async def report(done: float, total: float | None, message: str | None) -> None:
         await ctx.report_progress(done, total=total, message=message)
 
