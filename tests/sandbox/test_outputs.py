@@ -173,3 +173,27 @@ async def test_the_same_input_and_seed_give_the_same_output_and_another_input_an
     other = await _result(sandbox, clock, run_input("Globex"))
     assert first.output.content == again.output.content
     assert first.output.content != other.output.content
+
+
+@pytest.mark.anyio
+async def test_the_field_basis_beta_adds_a_basis_per_array_element(
+    sandbox: Sandbox, clock: ManualClock
+) -> None:
+    async with api(sandbox) as c:
+        rid = (await c.post("/v1/tasks/runs", json=run_input("Acme", processor="pro"))).json()["run_id"]
+        clock.advance(3600)
+        plain = (await c.get(f"/v1/tasks/runs/{rid}/result")).json()["output"]
+        beta = (
+            await c.get(
+                f"/v1/tasks/runs/{rid}/result",
+                headers={"parallel-beta": "mcp-server-2025-07-17,field-basis-2025-11-25"},
+            )
+        ).json()["output"]
+    facts = plain["content"]["key_facts"]
+    assert beta["content"] == plain["content"]
+    assert [b["field"] for b in plain["basis"]] == ["summary", "key_facts"]
+    assert [b["field"] for b in beta["basis"]] == [
+        "summary",
+        "key_facts",
+        *(f"key_facts.{i}" for i in range(len(facts))),
+    ]

@@ -200,8 +200,20 @@ def _spec_key(spec: TaskSpec | None) -> str:
     return key
 
 
-def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
-    """The output of a completed run (same input, spec, seed and tool answers: same output)."""
+def _basis_for(content: dict[str, Any], rnd: _Rand, tool_note: str, per_element: bool) -> list[FieldBasis]:
+    """One basis per top-level field; with ``field-basis-2025-11-25`` also ``field.N`` per array element."""
+    out: list[FieldBasis] = []
+    for name, value in content.items():
+        out.append(_basis(name, rnd, tool_note))
+        if per_element and isinstance(value, list):
+            out.extend(_basis(f"{name}.{i}", rnd, tool_note) for i in range(len(value)))  # pyright: ignore[reportUnknownArgumentType]
+    return out
+
+
+def build_output(run: RunRecord, seed: int, *, per_element_basis: bool = False) -> TaskRunOutput:
+    """The output of a completed run (same input, spec, seed and tool answers: same output).
+
+    ``per_element_basis``: the request carried the ``field-basis-2025-11-25`` beta."""
     text = _input_text(run.input.input)
     spec = run.task_spec
     schema = spec.output_schema if spec is not None else AutoSchema()
@@ -224,13 +236,13 @@ def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
         content: dict[str, Any] = content_any if isinstance(content_any, dict) else {"output": content_any}  # pyright: ignore[reportUnknownVariableType]
         if answer:
             _use_answer(content, root, answer)
-        basis = [_basis(name, rnd, tool_note) for name in content]
+        basis = _basis_for(content, rnd, tool_note, per_element_basis)
         return TaskRunJsonOutput(content=content, basis=basis, mcp_tool_calls=calls)
     auto_content: dict[str, Any] = {
         "summary": f"{SANDBOX_NOTE} Findings for: {text[:200]}{tool_note}",
         "key_facts": [f"Synthetic fact: {rnd.words(5)}." for _ in range(1 + rnd.below(3))],
     }
-    basis = [_basis(name, rnd, tool_note) for name in auto_content]
+    basis = _basis_for(auto_content, rnd, tool_note, per_element_basis)
     return TaskRunJsonOutput(
         content=auto_content, basis=basis, mcp_tool_calls=calls, output_schema=_AUTO_SCHEMA
     )

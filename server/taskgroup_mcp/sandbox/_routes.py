@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from taskgroup_mcp.wire import (
+    BETA_FIELD_BASIS,
     GROUP_EVENTS_STREAM_MAX_SECONDS,
     RESULT_DEFAULT_TIMEOUT_SECONDS,
     RUN_EVENTS_STREAM_MAX_SECONDS,
@@ -93,6 +94,11 @@ def _qfloat(request: Request, name: str) -> float | None:
     if raw is None or raw == "":
         return None
     return float(raw)
+
+
+def _per_element_basis(request: Request) -> bool:
+    """The ``field-basis-2025-11-25`` beta asks for a basis per array element too."""
+    return BETA_FIELD_BASIS in request.headers.get("parallel-beta", "").replace(" ", "").split(",")
 
 
 def _cursor(raw: str | None) -> int:
@@ -273,6 +279,7 @@ class Api:
         if status is not None and status not in RUN_STATUSES:
             return validation_response(_query_item("status", f"must be one of {', '.join(RUN_STATUSES)}"))
         store, seed, gid = self.store, self.sb.config.seed, group.group_id
+        per_element = _per_element_basis(request)
 
         async def gen() -> AsyncIterator[str]:
             position = after
@@ -286,7 +293,7 @@ class Api:
                         event_id=str(run.index),
                         run=run_view(run),
                         input=input_view(run) if include_input else None,
-                        output=build_output(run, seed)
+                        output=build_output(run, seed, per_element_basis=per_element)
                         if include_output and run.status == "completed"
                         else None,
                     )
@@ -396,12 +403,14 @@ class Api:
             run = self.store.get_run(run.run_id) or run
         if run.status != "completed":
             return error_response(404, "Run failed or run id not found")
-        result = TaskRunResult(run=run_view(run), output=build_output(run, self.sb.config.seed))
+        output = build_output(run, self.sb.config.seed, per_element_basis=_per_element_basis(request))
+        result = TaskRunResult(run=run_view(run), output=output)
         return JSONResponse(result.to_wire())
 
     async def run_events(self, request: Request) -> Response:
         run = self._run(request)
         run_id, seed = run.run_id, self.sb.config.seed
+        per_element = _per_element_basis(request)
 
         async def gen() -> AsyncIterator[str]:
             deadline = anyio.current_time() + RUN_EVENTS_STREAM_MAX_SECONDS
@@ -416,7 +425,11 @@ class Api:
                     sent_progress = True
                     quiet_since = anyio.current_time()
                 if current.status in _TERMINAL:
-                    output = build_output(current, seed) if current.status == "completed" else None
+                    output = (
+                        build_output(current, seed, per_element_basis=per_element)
+                        if current.status == "completed"
+                        else None
+                    )
                     yield frame(TaskRunEvent(event_id=None, run=run_view(current), output=output))
                     return
                 if anyio.current_time() >= deadline:
