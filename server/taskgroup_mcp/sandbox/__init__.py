@@ -6,9 +6,16 @@ deterministic per input and seed; real MCP tool calls; signed webhooks). Faults 
 tests and control routes live under ``/_sandbox/``. Every output says it is sandbox data.
 
     sb = Sandbox(SandboxConfig(speed=60.0, seed=0), clock=ManualClock())
-    async with sb:
+    async with sb:  # the executor: transitions in real time, MCP tool calls, webhooks
         async with httpx2.AsyncClient(transport=sb.transport, base_url="http://sandbox") as http:
             ...
+    sb.app  # the ASGI app, for uvicorn (``taskgroup-mcp sandbox`` serves it)
+
+Modules: ``_routes`` (endpoints, SSE), ``_edge`` (log line, stats, connection drops),
+``_lifecycle`` (the service model: transitions on a heap, O(1) group counts), ``_executor``
+(background work), ``_mcp`` (tool calls), ``_outputs`` (synthetic outputs), ``_store`` /
+``_memory`` / ``_sqlite`` (state), ``_faults``, ``_transport`` (in-process httpx2 transport),
+``_divergences`` (where the sandbox knowingly differs from the API).
 """
 
 from ._clock import Clock, ManualClock, SystemClock
