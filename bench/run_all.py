@@ -133,6 +133,20 @@ def number(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def shown_args(args: list[str]) -> str:
+    """The arguments as a reader would type them (without the temporary ``--json PATH``)."""
+    shown: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--json":
+            skip = True
+        else:
+            shown.append(arg)
+    return " ".join(shown)
+
+
 def render(outcomes: list[Outcome], host: dict[str, str], quick: bool) -> str:
     lines = [
         "# Benchmarks",
@@ -181,8 +195,8 @@ def render(outcomes: list[Outcome], host: dict[str, str], quick: bool) -> str:
         lines += [
             f"### {o.name}: {title}",
             "",
-            f"`python bench/{o.name}.py {' '.join(a for a in o.args if not a.endswith('figures.json'))}`"
-            f" took {o.seconds:.0f} s, exit code {o.returncode}.",
+            f"`python bench/{o.name}.py {shown_args(o.args)}`".replace(" `", "`")
+            + f" took {o.seconds:.0f} s, exit code {o.returncode}.",
             "",
             "```text",
             o.stdout.strip() or "(no output)",

@@ -21,13 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 CANARY = "CANARY-fuzz-7d1e0c5b9a"
-EXAMPLES = 2_000 if LONG else 40
 FUZZ = settings(
-    max_examples=EXAMPLES,
+    max_examples=40,
     deadline=None,
-    derandomize=not LONG,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+FUZZ_LONG = settings(FUZZ, max_examples=2_000 if LONG else 40, derandomize=False)
+"""`make test-long`: 2,000 invalid argument sets per tool (S7), a fresh random seed each run."""
 
 HOSTILE_URLS = [
     "http://mcp.example.com/mcp",
@@ -351,10 +352,7 @@ def assert_rejected(result: Any, field: str, args: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("tool", TOOLS)
-@FUZZ
-@given(data=st.data())
-def test_every_invalid_argument_set_is_an_error_naming_the_field_with_no_value_or_traceback(
+def fuzz_once(
     live: Live,
     bases: dict[str, dict[str, Any]],
     schemas: dict[str, dict[str, Any]],
@@ -365,6 +363,33 @@ def test_every_invalid_argument_set_is_an_error_naming_the_field_with_no_value_o
     args, field = data.draw(mutation(tool, schemas[tool], bases[tool]), label="args")
     assert_rejected(live.call(tool, args), field, args)
     assert live.sandbox.store.counts()[1] == runs_before, "an invalid call created a run"
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@FUZZ
+@given(data=st.data())
+def test_every_invalid_argument_set_is_an_error_naming_the_field_with_no_value_or_traceback(
+    live: Live,
+    bases: dict[str, dict[str, Any]],
+    schemas: dict[str, dict[str, Any]],
+    tool: str,
+    data: st.DataObject,
+) -> None:
+    fuzz_once(live, bases, schemas, tool, data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool", TOOLS)
+@FUZZ_LONG
+@given(data=st.data())
+def test_two_thousand_invalid_argument_sets_per_tool_are_each_an_error_naming_the_field(
+    live: Live,
+    bases: dict[str, dict[str, Any]],
+    schemas: dict[str, dict[str, Any]],
+    tool: str,
+    data: st.DataObject,
+) -> None:
+    fuzz_once(live, bases, schemas, tool, data)
 
 
 @pytest.mark.parametrize("url", HOSTILE_URLS)
