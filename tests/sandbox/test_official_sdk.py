@@ -277,3 +277,22 @@ def test_the_sandbox_logs_one_line_per_request_to_stderr(
     assert any(f"GET /v1/tasks/groups/{gid} 200" in line for line in lines)
     assert sum(f"/v1/tasks/groups/{gid}" in line for line in lines) == 1
     assert not any("sdk-test-key" in line for line in lines)
+
+
+def test_the_beta_task_group_methods_reach_the_v1beta_paths_with_no_missing_field(
+    client: Parallel, sandbox_process: tuple[str, Path]
+) -> None:
+    group = client.beta.task_group.create(metadata={"era": "beta"})
+    assert_complete(group)
+    gid = group.task_group_id
+    added = client.beta.task_group.add_runs(gid, inputs=[{"input": "q", "processor": "lite"}])
+    assert_complete(added)
+    assert_complete(client.beta.task_group.retrieve(gid))
+    events = list(client.beta.task_group.events(gid, api_timeout=30))
+    runs = list(client.beta.task_group.get_runs(gid, include_output=True))
+    for event in [*events, *runs]:
+        assert_complete(event)
+    assert [e.run.run_id for e in runs] == added.run_ids  # type: ignore[union-attr]
+    assert any(e.type == "task_run.state" for e in events)
+    log = sandbox_process[1].read_text()
+    assert f"GET /v1beta/tasks/groups/{gid}/runs 200" in log
