@@ -114,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         sys.stderr.write(f"taskgroup-mcp sandbox: {exc}\n")
         return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1") and config.api_key is None:
+        log.warning(
+            "the sandbox listens on %s with no --api-key: anyone who reaches it may add runs and "
+            "use its control routes (reset, faults)",
+            args.host,
+        )
     sandbox = Sandbox(config)
     try:
         anyio.run(serve, sandbox, args.host, args.port)
