@@ -52,15 +52,11 @@ class EdgeMiddleware:
             extensions["sandbox.drop"] = _socket_drop(send, receive)
         started = time.perf_counter()
         status: list[int] = []
+        recorded = False
 
-        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
             endpoint = str(scope.get("sandbox.endpoint", "other"))
             outcome = str(scope.get("sandbox.status", status[0] if status else "aborted"))
             self.sb.stats.request(endpoint, outcome)
@@ -71,6 +67,23 @@ class EdgeMiddleware:
                 outcome,
                 (time.perf_counter() - started) * 1000,
             )
+
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+                and not recorded
+            ):
+                record()  # before the last byte leaves: whoever got the response can already see the line
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if not recorded:
+                record()
 
 
 def _socket_drop(send: Any, receive: Any) -> Callable[[], Awaitable[None]]:
