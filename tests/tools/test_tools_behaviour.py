@@ -9,13 +9,15 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp import Client
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 
-from taskgroup_mcp.client import ParallelClient
+from taskgroup_mcp.client import Backoff, ParallelClient
+from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.sandbox import Faults
+from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
 from taskgroup_mcp.tools import NO_KEY_MESSAGE, SANDBOX_NOTICE, AppState, build_server, client_for
 
 pytestmark = pytest.mark.anyio
@@ -247,3 +249,29 @@ async def test_waiting_on_an_empty_group_says_to_add_runs(sandbox: Any) -> None:
         with anyio.fail_after(5):
             result = await client.call_tool("wait_for_task_group", {"task_group_id": gid})
         assert "add_runs" in result.structured_content["next_step"]
+
+
+async def test_a_fan_out_that_fails_after_creating_its_group_names_the_group_to_continue_with(
+    tmp_path: Path,
+) -> None:
+    # Every add-runs request fails before committing; a client with quick retries gives up fast.
+    sandbox = Sandbox(SandboxConfig(speed=2_000.0, faults=Faults(fail_before_commit=1.0)))
+    settings = Settings(sandbox=True, export_dir=tmp_path)
+
+    def factory() -> ParallelClient:
+        return ParallelClient(
+            api_key="k-123456",
+            base_url=SANDBOX_BASE_URL,
+            transport=sandbox.transport,
+            backoff=Backoff(base=0.001, cap=0.005),
+            max_attempts_per_chunk=2,
+            settle_seconds=0.0,
+        )
+
+    async with sandbox, Client(build_server(settings, factory)) as client:
+        with anyio.fail_after(30):
+            result = await client.call_tool("fan_out", {"inputs": ["a", "b"], "wait_seconds": 0})
+        text = result.content[0].text
+        assert result.is_error and "Do not call fan_out again" in text and "tgrp_" in text
+        assert sandbox.store.counts() == (1, 0)
+    sandbox.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
 
@@ -227,7 +228,15 @@ async def fan_out(
                     notice=state.notice,
                 )  # fmt: skip
     except Exception as exc:
-        raise to_tool_error(exc, group_id=gid or None) from None
+        error = to_tool_error(exc, group_id=gid or None)
+        if not gid:
+            raise error from None
+        # The group exists (and may hold paid runs): never let the model start over with fan_out.
+        raise ToolError(
+            f"{error} Task group {gid} was already created: continue with "
+            f"add_runs(task_group_id='{gid}', same inputs; nothing is added twice) or "
+            f"wait_for_task_group(task_group_id='{gid}'). Do not call fan_out again: that pays twice."
+        ) from None
     if page is not None:
         step = page.next_step
     elif wait is not None:
