@@ -275,3 +275,11 @@ async def test_a_fan_out_that_fails_after_creating_its_group_names_the_group_to_
         assert result.is_error and "Do not call fan_out again" in text and "tgrp_" in text
         assert sandbox.store.counts() == (1, 0)
     sandbox.close()
+
+
+async def test_a_failed_export_leaves_no_file_behind(sandbox: Any, tmp_path: Path) -> None:
+    async with sandbox() as (client, backend, _):
+        result = await client.call_tool("export_task_group_results", {"task_group_id": "tgrp_missing"})
+        assert result.is_error and "create_task_group" in result.content[0].text
+        leftovers = [p.name async for p in anyio.Path(backend.settings.export_dir).iterdir()]
+        assert leftovers == []

@@ -92,29 +92,33 @@ async def export_group(
     rows = 0
     without_cid = 0
     buffer: list[str] = []
-    stream = client.iter_results(group_id, include_input=True, include_output=True)
-    async with await anyio.open_file(staging, "w", encoding="utf-8") as out, closing(stream) as events:
-        async for event in events:
-            cid = (event.run.metadata or {}).get(RESERVED_METADATA_KEY)
-            if isinstance(cid, str) and cid:
-                cids[cid] += 1
-            else:
-                without_cid += 1
-            record = shape_run(
-                event, include_basis=include_basis, include_input=True, reserved_key=RESERVED_METADATA_KEY
-            )
-            buffer.append(SECRETS.redact_text(json_text(record)) + "\n")
-            rows += 1
-            if len(buffer) >= 500:
+    try:
+        stream = client.iter_results(group_id, include_input=True, include_output=True)
+        async with await anyio.open_file(staging, "w", encoding="utf-8") as out, closing(stream) as events:
+            async for event in events:
+                cid = (event.run.metadata or {}).get(RESERVED_METADATA_KEY)
+                if isinstance(cid, str) and cid:
+                    cids[cid] += 1
+                else:
+                    without_cid += 1
+                record = shape_run(
+                    event, include_basis=include_basis, include_input=True, reserved_key=RESERVED_METADATA_KEY
+                )
+                buffer.append(SECRETS.redact_text(json_text(record)) + "\n")
+                rows += 1
+                if len(buffer) >= 500:
+                    await out.write("".join(buffer))
+                    buffer.clear()
+            if buffer:
                 await out.write("".join(buffer))
-                buffer.clear()
-        if buffer:
-            await out.write("".join(buffer))
-    if fmt == "jsonl":
-        await anyio.Path(staging).rename(target)
-    else:
-        await anyio.to_thread.run_sync(_write_csv, staging, target, include_basis != "none")
-        await anyio.Path(staging).unlink()
+        if fmt == "jsonl":
+            await anyio.Path(staging).rename(target)
+        else:
+            await anyio.to_thread.run_sync(_write_csv, staging, target, include_basis != "none")
+    finally:
+        # A failed or cancelled export leaves no half-written file behind.
+        with anyio.CancelScope(shield=True):
+            await anyio.Path(staging).unlink(missing_ok=True)
     size = (await anyio.Path(target).stat()).st_size
     duplicates = sum(1 for n in cids.values() if n > 1)
     return ExportResult(
