@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
@@ -53,7 +55,7 @@ from ._read import (
     run_detail,
 )
 from ._status import summarize
-from ._submit import AddRunsArgs, dry_run_answer, plan, retry_failed, submit_plan
+from ._submit import AddRunsArgs, Plan, dry_run_answer, plan, retry_failed, submit_plan
 
 
 def _reporter(ctx: Context[Any, Any]) -> Progress:
@@ -61,6 +63,15 @@ def _reporter(ctx: Context[Any, Any]) -> Progress:
         await ctx.report_progress(done, total=total, message=message)
 
     return report
+
+
+async def _plan(args: AddRunsArgs, state: AppState, ctx: Context[Any, Any]) -> Plan:
+    """Validate and estimate on a worker thread: reading a file or checking thousands of inputs
+    must not stall the event loop other calls share."""
+    allowed = _inputs_file_allowed(state, ctx)
+    return await anyio.to_thread.run_sync(
+        functools.partial(plan, args, state.settings, inputs_file_allowed=allowed)
+    )
 
 
 def _inputs_file_allowed(state: AppState, ctx: Context[Any, Any]) -> bool:
@@ -136,7 +147,7 @@ async def add_runs(
         confirm_cost_usd=confirm_cost_usd,
     )
     try:
-        batch = plan(args, state.settings, inputs_file_allowed=_inputs_file_allowed(state, ctx))
+        batch = await _plan(args, state, ctx)
         if dry_run:
             result = dry_run_answer(task_group_id, batch, state.notice)
         else:
@@ -199,7 +210,7 @@ async def fan_out(
     gid = ""
     try:
         # Validate and guard the spend before anything is created.
-        batch = plan(args, state.settings, inputs_file_allowed=_inputs_file_allowed(state, ctx))
+        batch = await _plan(args, state, ctx)
         if dry_run:
             added = dry_run_answer("", batch, state.notice)
             return answer(
