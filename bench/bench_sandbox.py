@@ -63,7 +63,15 @@ async def _status_latency(http: httpx2.AsyncClient, gid: str, n: int = 300) -> t
     return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
 
 
-async def bench(base: str, pid: int, runs: int, batch: int, concurrency: int, store_sqlite: bool) -> None:
+async def bench(
+    base: str,
+    pid: int,
+    runs: int,
+    batch: int,
+    concurrency: int,
+    store_sqlite: bool,
+    json_path: str | None = None,
+) -> None:
     limits = httpx2.Limits(max_connections=concurrency + 2)
     async with httpx2.AsyncClient(base_url=base, headers=HEADERS, timeout=120, limits=limits) as http:
         small = (await http.post("/v1/tasks/groups", content=b"{}")).json()["taskgroup_id"]
@@ -151,6 +159,24 @@ async def bench(base: str, pid: int, runs: int, batch: int, concurrency: int, st
     print(
         f"sandbox RSS:               before intake {rss_before / 1e6:.0f} MB, peak {_vm(pid, 'VmHWM') / 1e6:.0f} MB"
     )
+    if json_path:
+        idle_p50 = [statistics.median(x[0] for x in s) for s in (idle_small, idle_big)]
+        same = "the same request on a group of 100 runs, same run"
+        figures = [
+            {"figure": f"sandbox intake, {runs:,} runs in batches of {batch}", "ours": runs / intake,
+             "unit": "runs/s", "comparison": None, "baseline": None, "ratio": None, "aim": None},
+            {"figure": f"status p50 while {runs:,} runs move", "ours": big_p50, "unit": "ms",
+             "comparison": same, "baseline": small_p50, "ratio": big_p50 / small_p50, "aim": None},
+            {"figure": f"status p50 of an idle {runs:,}-run group", "ours": idle_p50[1], "unit": "ms",
+             "comparison": same, "baseline": idle_p50[0], "ratio": idle_p50[1] / idle_p50[0], "aim": None},
+            {"figure": "full runs stream with inputs and outputs", "ours": seen / stream, "unit": "runs/s",
+             "comparison": None, "baseline": None, "ratio": None, "aim": None},
+            {"figure": "sandbox peak RSS", "ours": _vm(pid, "VmHWM") / 1e6, "unit": "MB",
+             "comparison": "RSS before intake", "baseline": rss_before / 1e6,
+             "ratio": _vm(pid, "VmHWM") / max(rss_before, 1), "aim": None},
+        ]  # fmt: skip
+        title = f"the sandbox over loopback ({'SQLite' if store_sqlite else 'in memory'})"
+        await anyio.Path(json_path).write_text(json.dumps({"title": title, "figures": figures}, indent=2))
 
 
 def main() -> None:
@@ -163,6 +189,7 @@ def main() -> None:
     parser.add_argument(
         "--db", default=None, help="run the sandbox on SQLite at this path (default: in memory)"
     )
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (bench/run_all.py)")
     args = parser.parse_args()
     extra = ["--db", args.db] if args.db else []
     proc = subprocess.Popen(
@@ -174,7 +201,7 @@ def main() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         base = line.rsplit(" ", 1)[1].strip()
-        anyio.run(bench, base, proc.pid, args.runs, args.batch, args.concurrency, bool(args.db))
+        anyio.run(bench, base, proc.pid, args.runs, args.batch, args.concurrency, bool(args.db), args.json)
     finally:
         proc.terminate()
         proc.wait(10)
