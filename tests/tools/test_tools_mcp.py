@@ -236,7 +236,10 @@ async def test_invalid_arguments_name_the_field_without_echoing_the_value(sandbo
             text = _error(await client.call_tool("add_runs", args))
             assert canary not in text
         text = _error(await client.call_tool("add_runs", bad[0]))
-        assert "mcp_servers[0].headers" in text or "mcp_servers.0" in text
+        assert "mcp_servers[0].headers" in text
+        text = _error(await client.call_tool("add_runs", {"task_group_id": gid, "inputs": [3]}))
+        assert "inputs[0]: must be a valid string or a valid dictionary" in text
+        assert "Invalid argument: " in text and "validation error" not in text
 
 
 @MODES

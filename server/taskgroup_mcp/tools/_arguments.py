@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,15 +35,32 @@ def format_problems(problems: Sequence[tuple[str, str]]) -> str:
     return f"Invalid {noun}: " + "; ".join(shown) + more + "."
 
 
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|none|bytes|[a-z]+\[.*\])$")
+"""How pydantic names the branch of a union in ``loc`` (``str``, ``dict[str,any]``)."""
+
+
 def problems_from_validation(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     """``(field, message)`` pairs built from ``loc`` and ``msg`` only: pydantic's ``str(exc)`` and
-    ``errors()[i]["input"]`` carry the rejected values, which may be secrets."""
-    out: list[tuple[str, str]] = []
+    ``errors()[i]["input"]`` carry the rejected values, which may be secrets. The errors of the
+    branches of one union are merged into one problem for the field ("must be X or Y")."""
+    merged: dict[str, list[tuple[str, str]]] = {}
+    plain: list[tuple[str, str]] = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
         loc = [
             p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union")))
         ]
-        out.append((field_path(loc, prefix), _safe_msg(err["type"], err["msg"])))
+        msg = _safe_msg(err["type"], err["msg"])
+        if len(loc) > 1 and isinstance(loc[-1], str) and _TYPE_TAG.match(loc[-1]):
+            merged.setdefault(field_path(loc[:-1], prefix), []).append((field_path(loc, prefix), msg))
+        else:
+            plain.append((field_path(loc, prefix), msg))
+    out = list(plain)
+    for field, branches in merged.items():
+        if len(branches) == 1:  # not a union after all (a key that looks like a type name)
+            out.append(branches[0])
+        else:
+            kinds = [m.removeprefix("Input should be ") for m in dict.fromkeys(m for _, m in branches)]
+            out.append((field, "must be " + " or ".join(kinds)))
     return out
 
 
