@@ -197,12 +197,13 @@ def report(rounds: list[tuple[Outcome, Outcome]]) -> list[dict[str, Any]]:
         f"server CPU per call: taskgroup-mcp {real_cpu * 1000:.2f} ms, bare echo {bare_cpu * 1000:.2f} ms "
         f"(capacity ratio {bare_cpu / real_cpu:.2f}); errors {errors}"
     )
-    real, bare = rounds[len(rounds) // 2]
+    # the round with the median ratio: its throughputs, ratio and latencies agree with each other
+    real, bare = sorted(rounds, key=lambda pair: pair[0].throughput / pair[1].throughput)[len(rounds) // 2]
     bare_name = "bare MCPServer echo tool, same transport stack"
     return [
-        {"figure": f"HTTP throughput, {real.clients} clients (median round ratio)", "ours": real.throughput,
-         "unit": "calls/s", "comparison": bare_name, "baseline": bare.throughput,
-         "ratio": statistics.median(ratios), "aim": ">= 0.70"},
+        {"figure": f"HTTP throughput, {real.clients} clients (round with the median ratio)",
+         "ours": real.throughput, "unit": "calls/s", "comparison": bare_name, "baseline": bare.throughput,
+         "ratio": real.throughput / bare.throughput, "aim": ">= 0.70"},
         {"figure": "HTTP latency p50 under load", "ours": real.percentile(0.5), "unit": "ms",
          "comparison": bare_name, "baseline": bare.percentile(0.5),
          "ratio": real.percentile(0.5) / bare.percentile(0.5), "aim": None},
