@@ -111,6 +111,9 @@ class ParallelClient:
         )
         self._fresh_groups: set[str] = set()
         self._call_locks: dict[tuple[str, str], anyio.Lock] = {}
+        self._answered: dict[str, dict[str, str]] = {}
+        """Per group, cid -> run id the API answered to this client: reads may list a committed
+        run only a moment later, and a repeat inside that lag must not send it again."""
 
     @classmethod
     def from_settings(
@@ -157,6 +160,7 @@ class ParallelClient:
         )
         other._fresh_groups = self._fresh_groups
         other._call_locks = self._call_locks
+        other._answered = self._answered
         return other
 
     def __repr__(self) -> str:

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("taskgroup_mcp.client")
 
+MAX_ANSWERED_GROUPS = 1_000
+"""Groups whose answered run ids a client remembers (see ``ParallelClient._answered``)."""
+
 
 class SubmitFailure(BaseModel):
     """One input that did not become a run: why, where (``field``), and whether retrying may help."""
@@ -406,6 +409,11 @@ async def _run_locked(
     sub.doubt = not fresh
     if not fresh:
         before = await sub.reconciler.scan_after(float("-inf"))
+    # Runs the API answered for earlier calls of this client exist even if reads do not list them yet.
+    known: dict[str, str] = client._answered.get(group_id, {})  # pyright: ignore[reportPrivateUsage]
+    for cid in cids:
+        if cid in known and cid not in before:
+            before[cid] = [known[cid]]
     already = {c for c in cids if c in before}
     if already:
         await sub._progress(len(already))  # pyright: ignore[reportPrivateUsage]
@@ -448,8 +456,9 @@ async def _run_locked(
     run_ids: dict[str, str] = {}
     duplicates: list[str] = []
     failed = dict(sub.failed)
+    confirmed = {**known, **sub.answered}
     for cid in cids:
-        runs = found.get(cid, [])
+        runs = found.get(cid) or ([confirmed[cid]] if cid in confirmed else [])
         if len(runs) > 1:
             duplicates.append(cid)
         if runs:
@@ -462,6 +471,10 @@ async def _run_locked(
                 reason="not found in the group at the final audit",
                 retryable=True,
             )
+    answered = client._answered  # pyright: ignore[reportPrivateUsage]
+    if len(answered) >= MAX_ANSWERED_GROUPS:
+        answered.clear()  # forgetting only matters inside the read lag of a recent call
+    answered.setdefault(group_id, {}).update(sub.answered)
     if duplicates:
         logger.warning("group %s: %d client ids found on more than one run", group_id, len(duplicates))
     added = sum(1 for c in cids if c in run_ids and c not in already)
