@@ -290,7 +290,10 @@ async def test_timeouts_after_sending_are_reconciled_and_every_input_lands_once(
     slow = Faults(latency_ms=(0.0, 120.0))
     # A timed-out request still commits on the server up to 60 ms later (the latency outlives the
     # client's timeout): the settle window must cover that, as it must for the real API.
-    async with sandbox_client(slow, seed=11, chunk_size=100, timeout=0.06, settle_seconds=0.3) as (sb, client):
+    async with sandbox_client(slow, seed=11, chunk_size=100, timeout=0.06, settle_seconds=0.3) as (
+        sb,
+        client,
+    ):
         group = await client.create_task_group()
         with anyio.fail_after(30):
             result = await client.submit(group.taskgroup_id, inputs(1_000))
