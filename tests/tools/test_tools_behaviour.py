@@ -283,3 +283,19 @@ async def test_a_failed_export_leaves_no_file_behind(sandbox: Any, tmp_path: Pat
         assert result.is_error and "create_task_group" in result.content[0].text
         leftovers = [p.name async for p in anyio.Path(backend.settings.export_dir).iterdir()]
         assert leftovers == []
+
+
+async def test_a_repeated_identical_fan_out_reuses_its_group_and_adds_nothing_twice(sandbox: Any) -> None:
+    # A client that timed out and retried the same call must not pay for every run again.
+    call = {"inputs": ["alpha", "beta", "gamma"], "output": "a one-line answer", "wait_seconds": 0}
+    async with sandbox() as (client, backend, _):
+        first = (await client.call_tool("fan_out", call)).structured_content
+        second = (await client.call_tool("fan_out", call)).structured_content
+        other = (await client.call_tool("fan_out", {**call, "inputs": ["delta"]})).structured_content
+        assert backend.sandbox is not None
+        groups, runs = backend.sandbox.store.counts()
+    assert first["reused_group"] is False and first["added"]["added"] == 3
+    assert second["reused_group"] is True and second["task_group_id"] == first["task_group_id"]
+    assert second["added"]["added"] == 0 and second["added"]["already_present"] == 3
+    assert other["reused_group"] is False and other["task_group_id"] != first["task_group_id"]
+    assert (groups, runs) == (2, 4)

@@ -56,6 +56,12 @@ class AppState:
     client: ParallelClient | None
     event_cursors: dict[str, str] = field(default_factory=lambda: BoundedDict(MAX_KEPT_CURSORS))
     """Per group, the last events-stream position seen: a new wait resumes there."""
+    fan_out_groups: OrderedDict[str, tuple[ParallelClient, str]] = field(
+        default_factory=lambda: OrderedDict()
+    )
+    """Per fan_out call (a hash of its arguments), the client that ran it and the group it created:
+    a repeated identical call (a client that timed out and retried) reuses the group instead of
+    paying for every run again."""
     tenants: OrderedDict[str, ParallelClient] = field(default_factory=lambda: OrderedDict())
     """Per-request-key clients by a hash of the key, so each account keeps one pacing budget."""
 
@@ -85,6 +91,23 @@ def make_lifespan(
 
 
 MAX_TENANT_CLIENTS = 256
+MAX_REMEMBERED_FAN_OUTS = 1_024
+
+
+def remembered_fan_out(state: AppState, client: ParallelClient, call_hash: str) -> str | None:
+    """The group an identical earlier fan_out call made through this same client, if any."""
+    entry = state.fan_out_groups.get(call_hash)
+    if entry is None or entry[0] is not client:
+        return None
+    state.fan_out_groups.move_to_end(call_hash)
+    return entry[1]
+
+
+def remember_fan_out(state: AppState, client: ParallelClient, call_hash: str, group_id: str) -> None:
+    state.fan_out_groups[call_hash] = (client, group_id)
+    state.fan_out_groups.move_to_end(call_hash)
+    while len(state.fan_out_groups) > MAX_REMEMBERED_FAN_OUTS:
+        state.fan_out_groups.popitem(last=False)
 
 
 def _tenant(state: AppState, base: ParallelClient, key: str) -> ParallelClient:

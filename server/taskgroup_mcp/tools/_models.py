@@ -80,6 +80,8 @@ class ResultsPage(Answer):
 class FanOutResult(Answer):
     task_group_id: str
     added: RunsAdded
+    reused_group: bool = False
+    """True when an identical earlier fan_out call of this server already created the group."""
     wait: WaitResult | SkipJsonSchema[None] = None
     results: ResultsPage | SkipJsonSchema[None] = None
 

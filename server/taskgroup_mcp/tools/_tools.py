@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import json
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -12,7 +15,7 @@ from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
 
 from ._answer import Progress, answer
-from ._app import AppState, app_state, client_for
+from ._app import AppState, app_state, client_for, remember_fan_out, remembered_fan_out
 from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
@@ -165,6 +168,15 @@ async def add_runs(
     return answer(result)
 
 
+def _fan_out_hash(args: AddRunsArgs) -> str:
+    """Identifies a fan_out call by what shapes its runs (never shown; header values only hashed)."""
+    fields = dataclasses.asdict(args)
+    fields.pop("dry_run", None)
+    fields.pop("confirm_cost_usd", None)
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 async def fan_out(
     ctx: Context[Any, Any],
     inputs: Inputs = None,
@@ -191,7 +203,8 @@ async def fan_out(
     with progress, and return the status plus the first page of results if done.
 
     If it is not done in time, the answer holds the task_group_id: call wait_for_task_group with
-    it (never call fan_out again for the same inputs: that pays twice)."""
+    it. A repeated identical call to this server reuses its group and adds nothing twice, but
+    never change the inputs and call fan_out again: continue with add_runs on that group."""
     state = app_state(ctx)
     args = AddRunsArgs(
         inputs=inputs,
@@ -208,6 +221,7 @@ async def fan_out(
         confirm_cost_usd=confirm_cost_usd,
     )
     gid = ""
+    reused: str | None = None
     try:
         # Validate and guard the spend before anything is created.
         batch = await _plan(args, state, ctx)
@@ -217,8 +231,14 @@ async def fan_out(
                 FanOutResult(task_group_id="", added=added, next_step=added.next_step, notice=state.notice)
             )
         client = client_for(ctx)
-        group = await client.create_task_group(metadata=metadata)
-        gid = group.taskgroup_id
+        call_hash = _fan_out_hash(args)
+        reused = remembered_fan_out(state, client, call_hash)
+        if reused is None:
+            group = await client.create_task_group(metadata=metadata)
+            gid = group.taskgroup_id
+            remember_fan_out(state, client, call_hash, gid)
+        else:
+            gid = reused
         added = await submit_plan(
             client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
             heartbeat=state.settings.progress_interval_seconds,
@@ -256,7 +276,13 @@ async def fan_out(
         step = added.next_step
     return answer(
         FanOutResult(
-            task_group_id=gid, added=added, wait=wait, results=page, next_step=step, notice=state.notice
+            task_group_id=gid,
+            added=added,
+            reused_group=reused is not None,
+            wait=wait,
+            results=page,
+            next_step=step,
+            notice=state.notice,
         )
     )
 
