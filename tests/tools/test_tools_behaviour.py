@@ -299,3 +299,28 @@ async def test_a_repeated_identical_fan_out_reuses_its_group_and_adds_nothing_tw
     assert second["added"]["added"] == 0 and second["added"]["already_present"] == 3
     assert other["reused_group"] is False and other["task_group_id"] != first["task_group_id"]
     assert (groups, runs) == (2, 4)
+
+
+@pytest.mark.parametrize("after_date", ["yesterday", "2025-13-01", "20250101", "2025-01-01T00:00:00"])
+async def test_an_after_date_that_is_not_yyyy_mm_dd_is_an_argument_error_and_adds_nothing(
+    sandbox: Any, after_date: str
+) -> None:
+    async with sandbox() as (client, backend, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        result = await client.call_tool(
+            "add_runs", {"task_group_id": gid, "inputs": ["a"], "source_policy": {"after_date": after_date}}
+        )
+        assert backend.sandbox is not None
+        runs = backend.sandbox.store.counts()[1]
+    text = result.content[0].text
+    assert result.is_error and "source_policy.after_date" in text and "YYYY-MM-DD" in text
+    assert after_date not in text and runs == 0
+
+
+async def test_an_after_date_as_yyyy_mm_dd_is_forwarded(sandbox: Any) -> None:
+    async with sandbox() as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        result = await client.call_tool(
+            "add_runs", {"task_group_id": gid, "inputs": ["a"], "source_policy": {"after_date": "2025-01-31"}}
+        )
+    assert not result.is_error and result.structured_content["added"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -70,9 +71,20 @@ def _source_policy(raw: dict[str, Any] | None) -> wire.SourcePolicy | None:
     if unknown:
         raise ArgumentProblem([(f"source_policy.{k}", "is not a known field") for k in unknown])
     try:
-        return wire.SourcePolicy.model_validate(raw)
+        policy = wire.SourcePolicy.model_validate(raw)
     except ValidationError as exc:
         raise ArgumentProblem(problems_from_validation(exc, "source_policy")) from None
+    if policy.after_date is not None:
+        try:
+            datetime.date.fromisoformat(policy.after_date)
+            valid = len(policy.after_date) == 10
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ArgumentProblem(
+                [("source_policy.after_date", "must be a date as YYYY-MM-DD, e.g. 2025-01-31")]
+            )
+    return policy
 
 
 def prepare(
