@@ -73,3 +73,27 @@ async def test_a_stalled_stream_does_not_hold_a_finished_group_until_the_timeout
     assert result.timed_out is False and result.status.active is False
     assert result.finished_while_waiting == 2
     assert progress[-1] == "2/2 runs done; group finished"
+
+
+async def test_a_wait_reports_progress_as_runs_finish_not_only_when_the_group_does(sandbox: Any) -> None:
+    # The group status event comes only when the whole group finishes; run events must move the bar.
+    seen: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append(done)
+
+    # speed 10: a lite run takes 1-6 s, so eight runs finish spread over several seconds.
+    async with sandbox(speed=10.0, progress_interval_seconds=10.0) as (client, _, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        inputs = [f"company {i}" for i in range(8)]
+        await client.call_tool("add_runs", {"task_group_id": gid, "inputs": inputs})
+        with anyio.fail_after(30):
+            result = await client.call_tool(
+                "wait_for_task_group",
+                {"task_group_id": gid, "timeout_seconds": 20},
+                progress_callback=on_progress,
+            )
+    assert not result.is_error and result.structured_content["status"]["active"] is False
+    between = {d for d in seen if 0 < d < len(inputs)}
+    assert len(between) >= 2, f"progress went {seen}"
+    assert seen == sorted(seen) and seen[-1] == len(inputs)

@@ -21,6 +21,9 @@ logger = logging.getLogger("taskgroup_mcp.tools")
 HEARTBEAT_SECONDS = 5.0
 """Progress is reported at least this often while waiting, by default (clients need one every <= 10 s)."""
 RECONNECT_PAUSE_SECONDS = 1.0
+RUN_EVENT_REFRESH_SECONDS = 0.25
+"""When runs finish, re-read the group's status at most this often (the API sends a group status
+event only when the group itself changes state, so run events drive the progress in between)."""
 
 Until = Literal["done", "change"]
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -37,17 +40,24 @@ async def _consume(
     cursors: dict[str, str],
     send: Callable[[wire.TaskGroupStatus], Awaitable[None]],
     satisfied: Callable[[wire.TaskGroupStatus], bool],
+    refresh: Callable[[], Awaitable[wire.TaskGroupStatus | None]],
 ) -> wire.TaskGroupStatus | None:
     """Read events until one satisfies the wait (returned) or the stream ends (None).
 
-    Only the last status seen matters to the caller; returning early on satisfaction."""
+    A group status event carries the status; a run that finished makes ``refresh`` re-read it
+    (rate-limited: None when skipped). Only the last status seen matters to the caller."""
     last: wire.TaskGroupStatus | None = None
     async for event in events:
         event_id = getattr(event, "event_id", None)
         if isinstance(event_id, str) and event_id:
             cursors[group_id] = event_id
+        current: wire.TaskGroupStatus | None = None
         if isinstance(event, wire.TaskGroupStatusEvent):
-            last = event.status
+            current = event.status
+        elif isinstance(event, wire.TaskRunEvent) and not event.run.is_active:
+            current = await refresh()
+        if current is not None:
+            last = current
             await send(last)
             if satisfied(last):
                 return last
@@ -93,6 +103,17 @@ async def follow_group(
         fresh[0] = True
         await report(float(finished(current)), float(current.num_task_runs), progress_message(current))
 
+    refreshed = [float("-inf")]
+
+    async def refresh() -> wire.TaskGroupStatus | None:
+        now = anyio.current_time()
+        if now - refreshed[0] < RUN_EVENT_REFRESH_SECONDS:
+            return None
+        refreshed[0] = now
+        with contextlib.suppress(ParallelError):  # the stream and the heartbeat stay the main sources
+            return (await client.get_task_group(group_id)).status
+        return None
+
     def satisfied(current: wire.TaskGroupStatus) -> bool:
         if not current.is_active:
             return True
@@ -125,7 +146,7 @@ async def follow_group(
                         group_id, last_event_id=cursors.get(group_id), timeout=remaining
                     )
                     async with closing(stream) as events:
-                        ended = await _consume(events, group_id, cursors, send, satisfied)
+                        ended = await _consume(events, group_id, cursors, send, satisfied, refresh)
                     if ended is not None:
                         continue
                     # The stream ended (the server closes it now and then): refresh, pause, resume.
