@@ -326,3 +326,25 @@ def test_building_the_server_warns_about_nothing(tmp_path: Path, caplog: pytest.
     with caplog.at_level(logging.WARNING):
         build_server(Settings(sandbox=True, export_dir=tmp_path))
     assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+async def test_retrying_failed_runs_above_the_spend_limit_is_refused_until_confirmed(sandbox: Any) -> None:
+    # A limit of a tenth of a cent: any retry of lite runs ($0.005 each) needs confirming.
+    async with sandbox(fail_rate=0.5, spend_limit_usd=0.001) as (client, backend, _):
+        gid = await _group_with_runs(client, 12, confirm_cost_usd=1.0)
+        await _wait_done(client, gid)
+        failed = _data(await client.call_tool("get_task_group_status", {"task_group_id": gid}))["counts"][
+            "failed"
+        ]
+        assert failed > 0 and backend.sandbox is not None
+        before = backend.sandbox.store.counts()[1]
+        refused = _error(await client.call_tool("retry_failed_runs", {"task_group_id": gid}))
+        after_refusal = backend.sandbox.store.counts()[1]
+        cost = failed * 0.005
+        ok = _data(
+            await client.call_tool("retry_failed_runs", {"task_group_id": gid, "confirm_cost_usd": cost})
+        )
+        after_confirm = backend.sandbox.store.counts()[1]
+    assert "Refused" in refused and "confirm_cost_usd=" in refused and "dry_run" not in refused
+    assert after_refusal == before
+    assert ok["added"] == failed and after_confirm == before + failed

@@ -61,7 +61,7 @@ def estimate(processors: Iterable[tuple[str, str]], settings: Settings) -> Estim
     )
 
 
-def refusal(est: Estimate, confirm_cost_usd: float | None) -> str | None:
+def refusal(est: Estimate, confirm_cost_usd: float | None, *, offer_dry_run: bool = True) -> str | None:
     """Why this batch may not run unconfirmed, or None if it may."""
     if est.cost_usd <= est.limit_usd:
         return None
@@ -72,5 +72,6 @@ def refusal(est: Estimate, confirm_cost_usd: float | None) -> str | None:
     return (
         f"Refused: {est.runs} runs would cost about ${est.cost_usd:,.2f}, above this server's limit of "
         f"${est.limit_usd:,.2f}{given}. Nothing was submitted. To proceed, ask the user, then call again "
-        f"with confirm_cost_usd={confirm:.2f}; or call with dry_run=true to see the full estimate."
+        f"with confirm_cost_usd={confirm:.2f}"
+        + ("; or call with dry_run=true to see the full estimate." if offer_dry_run else ".")
     )

@@ -242,6 +242,7 @@ async def retry_failed(
     report: Progress,
     notice: str | None,
     heartbeat: float = 5.0,
+    confirm_cost_usd: float | None = None,
 ) -> RetryResult:
     """Add every failed run's input again to the same group, idempotently: each retried input
     carries the failed run's id, so repeating this call adds nothing twice.
@@ -289,6 +290,15 @@ async def retry_failed(
             next_step=f"No failed runs. Call get_task_group_status(task_group_id='{group_id}').",
             notice=notice,
         )
+
+    # The same spend guard as add_runs: retries are billed runs too.
+    reason = refusal(
+        estimate(((i.processor, "processor") for i in inputs), settings),
+        confirm_cost_usd,
+        offer_dry_run=False,
+    )
+    if reason is not None:
+        raise SpendRefused(reason)
 
     beat = Heartbeat(report, heartbeat)
 

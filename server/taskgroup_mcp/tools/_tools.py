@@ -439,15 +439,19 @@ async def retry_failed_runs(
             "them again if the servers need headers); default: the failed runs' servers"
         ),
     ] = None,
+    confirm_cost_usd: ConfirmCost = None,
 ) -> Annotated[CallToolResult, RetryResult]:
     """Add the inputs of every failed run to the same group again (runs cannot be cancelled or
-    restarted; this is the lever left). Safe to repeat: it adds nothing twice."""
+    restarted; this is the lever left). Safe to repeat: it adds nothing twice.
+
+    Retries are billed runs: above the server's spend limit the call is refused with the estimate;
+    confirm with confirm_cost_usd."""
     state = app_state(ctx)
     try:
         result = await retry_failed(
             client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
             settings=state.settings, report=_reporter(ctx), notice=state.notice,
-            heartbeat=state.settings.progress_interval_seconds,
+            heartbeat=state.settings.progress_interval_seconds, confirm_cost_usd=confirm_cost_usd,
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
