@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from taskgroup_mcp import __version__
+from taskgroup_mcp.config import SettingsError
 
 _COMMANDS = ("serve", "sandbox", "demo", "check")
 
@@ -97,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"taskgroup_mcp.commands.{command}")
     try:
         return int(module.run(args) or 0)
+    except SettingsError as exc:
+        sys.stderr.write(
+            f"taskgroup-mcp: invalid settings: {exc}. Fix the variable or flag and start again.\n"
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
 

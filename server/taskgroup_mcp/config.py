@@ -13,11 +13,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_BASE_URL = "https://api.parallel.ai"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 _STRUCTURED_FIELDS = frozenset({"mcp_servers", "auth_tokens", "allowed_hosts", "allowed_origins"})
 ENV_PREFIX = "TASKGROUP_MCP_"
+
+
+class SettingsError(ValueError):
+    """Invalid settings. The message names each variable and what is wrong, never its value."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a Settings field."""
+    return field.upper() if field.startswith("parallel_") else ENV_PREFIX + field.upper()
 
 
 class NamedMcpServer(BaseModel):
@@ -120,11 +131,14 @@ class Settings(BaseModel):
             if name in _STRUCTURED_FIELDS:
                 data[name] = _parse_structured(name, raw)
             elif ann is bool or ann == (bool | None):
-                data[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                data[name] = _parse_bool(name, raw)
             else:
                 data[name] = raw
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
 
     @property
     def api_key_configured(self) -> bool:
@@ -138,5 +152,25 @@ def _parse_structured(name: str, raw: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{ENV_PREFIX}{name.upper()} is not valid JSON ({exc.msg})") from None
+            raise SettingsError(f"{env_name(name)}: not valid JSON ({exc.msg})") from None
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{env_name(name)}: must be one of 1, true, yes, on, 0, false, no, off")
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem, from field names and messages only (values may be secrets)."""
+    parts: list[str] = []
+    for err in exc.errors(include_input=False, include_url=False, include_context=False):
+        loc = [str(p) for p in err["loc"]]
+        head = env_name(loc[0]) if loc else "settings"
+        rest = ".".join(loc[1:])
+        parts.append(f"{head}{': ' + rest if rest else ''}: {err['msg']}")
+    return "; ".join(parts)

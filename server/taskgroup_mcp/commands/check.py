@@ -23,10 +23,9 @@ from typing import Literal, TextIO
 
 import anyio
 from mcp import Client
-from pydantic import ValidationError
 
 from taskgroup_mcp import __version__
-from taskgroup_mcp.config import DEFAULT_BASE_URL, ENV_PREFIX, Settings
+from taskgroup_mcp.config import DEFAULT_BASE_URL, ENV_PREFIX, Settings, SettingsError
 
 from ._stdio import ToolFailed, connect, describe_failure, log_tail, server_parameters, structured
 
@@ -117,14 +116,6 @@ def check_settings(settings: Settings, environ: Mapping[str, str]) -> list[Findi
     return found
 
 
-def _settings_problem(exc: ValidationError) -> str:
-    parts: list[str] = []
-    for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        name = ".".join(str(p) for p in err["loc"]) or "settings"
-        parts.append(f"{ENV_PREFIX}{name.upper()}: {err['msg']}")
-    return "; ".join(parts)
-
-
 async def run_check(*, sandbox: bool | None, environ: Mapping[str, str], out: TextIO) -> CheckReport:
     """Check the settings and the server they start; write findings to ``out`` as they come."""
     report = CheckReport()
@@ -145,9 +136,8 @@ async def _run_checks(
 
     try:
         settings = Settings.from_env(environ, sandbox=sandbox)
-    except (ValidationError, ValueError) as exc:
-        text = _settings_problem(exc) if isinstance(exc, ValidationError) else str(exc)
-        say("FAIL", f"settings: {text}")
+    except SettingsError as exc:
+        say("FAIL", f"settings: {exc}")
         return
     for finding in check_settings(settings, environ):
         say(finding.level, finding.text)
