@@ -57,7 +57,7 @@ from ._errors import (
 )
 from ._features import betas_for
 from ._pacing import Pacer, TokenBucket
-from ._redact import Redactor
+from ._redact import Redactor, secret_forms
 from ._retry import Backoff, RetryBudget
 from ._submit import SubmitFailure, SubmitResult
 
@@ -95,4 +95,5 @@ __all__ = [
     "classify",
     "derive_cids",
     "parse_retry_after",
+    "secret_forms",
 ]

@@ -9,22 +9,28 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 4
 
 
-def _forms(secret: str) -> set[str]:
+def secret_forms(secret: str) -> set[str]:
+    """The forms a secret can be re-encoded to on its way into text: raw, JSON-escaped,
+    URL-encoded (both styles), base64 and hex. Every redaction point masks all of them."""
     raw = secret.encode("utf-8")
-    forms = {
+    return {
         secret,
         json.dumps(secret)[1:-1],
         quote(secret, safe=""),
+        quote_plus(secret),
         base64.b64encode(raw).decode("ascii").rstrip("="),
         raw.hex(),
     }
-    return {f for f in forms if len(f) >= MIN_SECRET_CHARS}
+
+
+def _forms(secret: str) -> set[str]:
+    return {f for f in secret_forms(secret) if len(f) >= MIN_SECRET_CHARS}
 
 
 class Redactor:
