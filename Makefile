@@ -29,7 +29,8 @@ setup: $(STAMP) ## create .venv with the package and its dev tools
 demo: $(CORE) ## the main job: the whole product against the embedded sandbox (synthetic data)
 	$(BIN)/taskgroup-mcp demo
 
-test: $(STAMP) ## run the test suite
+test: $(STAMP) ## run the test suite (installs the system parts it needs when missing)
+	scripts/test-deps.sh
 	$(BIN)/python -m pytest -q
 
 test-long: $(STAMP) ## the long profiles of the property tests

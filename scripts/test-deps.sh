@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system parts the test suite needs when they are missing (called by `make test`).
+# Each part: a check that is cheap when the part is present, and the install when it is not.
+# A part that cannot be installed stops here with the reason: the suite never skips a missing part.
+set -euo pipefail
+
+apt_install() {
+  # apt_install PACKAGE...: Debian packages, as root or through sudo.
+  local runner=()
+  if [ "$(id -u)" != "0" ]; then
+    if command -v sudo >/dev/null 2>&1; then runner=(sudo); else
+      echo "test-deps: need the Debian packages '$*' and neither root nor sudo is available; install them and run make test again" >&2
+      exit 1
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || {
+    echo "test-deps: need '$*' but this system has no apt-get; install the equivalent packages and run make test again" >&2
+    exit 1
+  }
+  echo "test-deps: installing $* (Debian packages)" >&2
+  DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 || {
+    "${runner[@]}" apt-get update -q >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -q --no-install-recommends "$@" >/dev/null
+  }
+}
+
+# Parts are added below, one block each.
