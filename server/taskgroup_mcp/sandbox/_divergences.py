@@ -70,6 +70,15 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "Any run with a webhook gets one task_run.status delivery when it finishes, whatever event_types says.",
     ),
     Divergence(
+        "output-schema rules",
+        "The Task Spec guide's rules: nesting at most 5 levels (the errors page says 3), a cap on the "
+        "'total string length for names and values', warnings for every object type; how levels and "
+        "characters are counted is not said.",
+        "Refuses what the guide lists with a 422 naming each field (wire.schema_problems); the root object "
+        "is level 1, every key and string value counts as characters, a recursive or dangling $ref is "
+        "refused; the required/additionalProperties/basis-name warnings cover the root object only.",
+    ),
+    Divergence(
         "status_message",
         "A human-readable string or null.",
         "Always null.",

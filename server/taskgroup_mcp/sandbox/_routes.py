@@ -39,6 +39,7 @@ from taskgroup_mcp.wire import (
     add_runs_violations,
     get_processor,
     metadata_violations,
+    output_schema_violations,
     run_input_violations,
 )
 
@@ -234,6 +235,10 @@ class Api:
         except ValidationError as exc:
             return validation_response(items_from_pydantic(exc))
         bad = add_runs_violations(params.inputs, params.default_task_spec)
+        bad += output_schema_violations(params.default_task_spec, ("body", "default_task_spec"))
+        for i, run_input in enumerate(params.inputs):
+            if run_input.task_spec is not None:
+                bad += output_schema_violations(run_input.task_spec, ("body", "inputs", i, "task_spec"))
         if bad:
             return validation_response(items_from_violations(bad))
         for i, run_input in enumerate(params.inputs):
@@ -369,6 +374,7 @@ class Api:
         except ValidationError as exc:
             return validation_error_response(items_from_pydantic(exc))
         bad = run_input_violations(run_input, loc=("body",))
+        bad += output_schema_violations(run_input.task_spec, ("body", "task_spec"))
         if bad:
             return validation_error_response(items_from_violations(bad))
         if get_processor(run_input.processor) is None:

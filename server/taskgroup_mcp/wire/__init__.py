@@ -68,6 +68,17 @@ from ._run import (
     Warning,
     Webhook,
 )
+from ._schema_rules import (
+    BASIS_FIELD_NAMES,
+    MAX_SCHEMA_DEPTH,
+    MAX_SCHEMA_ENUM_VALUES,
+    MAX_SCHEMA_PROPERTIES,
+    MAX_SCHEMA_STRING_CHARS,
+    UNSUPPORTED_KEYWORDS,
+    SchemaProblem,
+    output_schema_violations,
+    schema_problems,
+)
 from ._spec import AutoSchema, InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema
 from ._webhook import WebhookPayload, sign_webhook, verify_webhook
 
@@ -78,6 +89,7 @@ BETA_FIELD_BASIS = "field-basis-2025-11-25"
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
+    "BASIS_FIELD_NAMES",
     "BETA_EVENTS_SSE",
     "BETA_FIELD_BASIS",
     "BETA_MCP_SERVERS",
@@ -86,6 +98,10 @@ __all__ = [
     "MAX_INPUTS_PER_REQUEST",
     "MAX_INPUT_AND_SPEC_CHARS",
     "MAX_MCP_SERVERS_PER_RUN",
+    "MAX_SCHEMA_DEPTH",
+    "MAX_SCHEMA_ENUM_VALUES",
+    "MAX_SCHEMA_PROPERTIES",
+    "MAX_SCHEMA_STRING_CHARS",
     "MAX_SOURCE_POLICY_DOMAINS",
     "MAX_SPEC_CHARS",
     "METADATA_KEY_MAX_CHARS",
@@ -96,6 +112,7 @@ __all__ = [
     "RUN_EVENTS_STREAM_MAX_SECONDS",
     "RUN_STATUSES",
     "TASK_CREATION_RATE_PER_MINUTE",
+    "UNSUPPORTED_KEYWORDS",
     "AdvancedSettings",
     "AutoSchema",
     "Citation",
@@ -116,6 +133,7 @@ __all__ = [
     "Processor",
     "RunInput",
     "RunStatus",
+    "SchemaProblem",
     "SourcePolicy",
     "SourceStats",
     "TaskGroup",
@@ -144,8 +162,10 @@ __all__ = [
     "get_processor",
     "json_chars",
     "metadata_violations",
+    "output_schema_violations",
     "parse_event",
     "run_input_violations",
+    "schema_problems",
     "sign_webhook",
     "verify_webhook",
 ]
