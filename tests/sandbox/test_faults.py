@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import anyio
 import httpx2
 import pytest
@@ -185,3 +187,36 @@ async def test_the_python_api_does_what_the_control_routes_do(sandbox: Sandbox) 
         sandbox.reset()
         assert sandbox.stats()["groups"] == 0
         assert (await c.get(f"/v1/tasks/groups/{gid}")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"latency_ms": float("inf")}, "latency_ms"),
+        ({"latency_ms": [0, float("nan")]}, "latency_ms"),
+        ({"retry_after": float("nan")}, "retry_after"),
+        ({"commit_delay_ms": float("inf")}, "commit_delay_ms"),
+        ({"commit_delay_ms": 1e12}, "commit_delay_ms"),
+        ({"throttle": float("nan")}, "throttle"),
+        ({"retry_after": True}, "retry_after"),
+    ],
+)
+async def test_a_non_finite_or_out_of_range_fault_value_is_refused_with_400_naming_it_and_not_stored(
+    sandbox: Sandbox, body: dict[str, object], field: str
+) -> None:
+    async with httpx2.AsyncClient(transport=sandbox.transport, base_url=BASE) as control:
+        raw = json.dumps(body)  # Python writes NaN and Infinity, as a careless client would
+        r = await control.post("/_sandbox/faults", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 400
+        assert r.json()["field"] == field and field in r.json()["error"]
+        current = await control.get("/_sandbox/faults")
+    assert current.status_code == 200 and current.json() == Faults().to_json()
+
+
+@pytest.mark.parametrize(
+    "spec", ["latency_ms=inf", "latency_ms=0-nan", "retry_after=1e999", "commit_delay_ms=1e9"]
+)
+def test_the_faults_flag_refuses_non_finite_values_naming_the_fault(spec: str) -> None:
+    name = spec.partition("=")[0]
+    with pytest.raises(ValueError, match=name):
+        Faults.parse(spec)

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, fields, replace
 from typing import Any
+
+MAX_RETRY_AFTER_SECONDS = 3_600.0
+MAX_DELAY_MS = 600_000.0
+"""Ten minutes: the longest latency or commit delay a fault may add (a test never needs more)."""
+
+
+class FaultValueError(ValueError):
+    """A fault value outside its range; ``field`` names the fault (the control route answers 400)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +28,10 @@ class Faults:
     ``fail_before_commit``: answer 503, nothing committed. ``throttle``: answer 429 with
     ``Retry-After: retry_after``. ``latency_ms``: (min, max) added to each such request.
     ``commit_delay_ms``: committed runs become visible to reads only after this delay.
+
+    Every value is a finite number: probabilities in 0..1, ``retry_after`` in 0..3,600 seconds,
+    ``latency_ms`` and ``commit_delay_ms`` in 0..600,000 ms (NaN or infinity would be stored and
+    then break every answer, and an infinite latency would hold a request past any shutdown).
     """
 
     drop_after_commit: float = 0.0
@@ -27,13 +44,22 @@ class Faults:
     def __post_init__(self) -> None:
         for name in ("drop_after_commit", "fail_before_commit", "throttle"):
             p = getattr(self, name)
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"fault {name} must be a probability between 0 and 1")
+            if not (math.isfinite(p) and 0.0 <= p <= 1.0):
+                raise FaultValueError(name, f"fault {name} must be a probability between 0 and 1")
         lo, hi = self.latency_ms
-        if lo < 0 or hi < lo:
-            raise ValueError("fault latency_ms must be MIN-MAX with 0 <= MIN <= MAX")
-        if self.retry_after < 0 or self.commit_delay_ms < 0:
-            raise ValueError("faults retry_after and commit_delay_ms must not be negative")
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi <= MAX_DELAY_MS):
+            raise FaultValueError(
+                "latency_ms", f"fault latency_ms must be MIN-MAX with 0 <= MIN <= MAX <= {MAX_DELAY_MS:.0f}"
+            )
+        if not (math.isfinite(self.retry_after) and 0 <= self.retry_after <= MAX_RETRY_AFTER_SECONDS):
+            raise FaultValueError(
+                "retry_after",
+                f"fault retry_after must be between 0 and {MAX_RETRY_AFTER_SECONDS:.0f} seconds",
+            )
+        if not (math.isfinite(self.commit_delay_ms) and 0 <= self.commit_delay_ms <= MAX_DELAY_MS):
+            raise FaultValueError(
+                "commit_delay_ms", f"fault commit_delay_ms must be between 0 and {MAX_DELAY_MS:.0f} ms"
+            )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -70,10 +96,15 @@ class Faults:
 
 
 def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise FaultValueError(name, f"fault {name} must be a number")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"fault {name} must be a number") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FaultValueError(name, f"fault {name} must be a number") from None
+    if not math.isfinite(number):
+        raise FaultValueError(name, f"fault {name} must be a finite number")
+    return number
 
 
 def _latency(value: Any) -> tuple[float, float]:

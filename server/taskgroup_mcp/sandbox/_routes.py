@@ -53,7 +53,7 @@ from ._errors import (
     validation_response,
 )
 from ._executor import wait_for_change
-from ._faults import Faults
+from ._faults import Faults, FaultValueError
 from ._lifecycle import input_view, run_view
 from ._outputs import build_output
 from ._records import GroupRecord, RunRecord
@@ -456,6 +456,8 @@ class Api:
             if not isinstance(data, dict):
                 raise ValueError("faults must be a JSON object")
             faults = Faults.from_json(data)  # pyright: ignore[reportUnknownArgumentType]
+        except FaultValueError as exc:  # a value out of range: nothing is stored
+            return JSONResponse({"error": str(exc), "field": exc.field}, status_code=400)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
         self.sb.set_faults(faults)
