@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import anyio
@@ -13,7 +14,15 @@ import pytest
 from deploy_harness import TOKEN, client, serving, toy_server
 from pydantic import SecretStr
 
-from taskgroup_mcp.commands._http_logs import JsonFormatter, RequestIdFilter, new_request_id, request_id_var
+from taskgroup_mcp.commands._http_logs import (
+    EscapeFilter,
+    JsonFormatter,
+    RepeatFilter,
+    RequestIdFilter,
+    configure_logging,
+    new_request_id,
+    request_id_var,
+)
 from taskgroup_mcp.commands.http import build_http_app
 from taskgroup_mcp.config import Settings
 
@@ -117,3 +126,90 @@ async def test_a_path_with_control_characters_is_logged_escaped(json_lines: io.S
     assert response.status_code == 404
     entries = [json.loads(line) for line in json_lines.getvalue().splitlines()]
     assert [e["path"] for e in entries] == ["/healthz\\n2026-01-01 INFO forged line"]
+
+
+@pytest.fixture
+def stderr_text(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """What ``configure_logging`` (text format) writes to stderr; the root logger is restored after."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("INFO", "text")
+    yield stream
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+
+
+async def _raw_request(port: int, head: bytes) -> bytes:
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(head)
+        answer = b""
+        with anyio.move_on_after(5):
+            while b"\r\n\r\n" not in answer:
+                answer += await stream.receive()
+    return answer
+
+
+@pytest.mark.anyio
+async def test_terminal_escapes_in_host_and_origin_reach_the_text_log_escaped(
+    stderr_text: io.StringIO,
+) -> None:
+    toy = toy_server()
+    app = build_http_app(Settings(auth_tokens=[SecretStr(TOKEN)]), toy.server)
+    forged = b"\x1b[2J\x1b[31mevil\x1b]0;title\x07\x9b"
+    async with serving(app) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        with anyio.fail_after(20):
+            bad_host = await _raw_request(
+                port, b"POST /mcp HTTP/1.1\r\nHost: " + forged + b"\r\nContent-Length: 0\r\n\r\n"
+            )
+            bad_origin = await _raw_request(
+                port,
+                b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://x"
+                + forged
+                + b"\r\nContent-Length: 0\r\n\r\n",
+            )
+    assert bad_host.startswith(b"HTTP/1.1 421") and bad_origin.startswith(b"HTTP/1.1 403")
+    text = stderr_text.getvalue()
+    assert "Invalid Host header" in text and "Invalid Origin header" in text
+    assert "\\x1b[2J\\x1b[31mevil" in text  # written escaped, so the reader sees what was sent
+    assert not any(ch in text for ch in ("\x1b", "\x07", "\x9b"))
+
+
+def test_a_flood_of_one_error_with_tracebacks_is_cut_to_a_few_lines_and_counted() -> None:
+    now = [0.0]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RepeatFilter(burst=5, window=10.0, clock=lambda: now[0]))
+    handler.addFilter(EscapeFilter())
+    logger = logging.getLogger("taskgroup_mcp.test_flood")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for fd in range(10_000):
+            try:
+                raise OSError(24, "Too many open files")
+            except OSError:
+                logger.error(
+                    "socket.accept() out of system resource\nsocket: <socket fd=%d>", fd, exc_info=True
+                )
+            if fd == 5_000:
+                logger.warning("a different line %d", fd)
+        now[0] = 11.0
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError:
+            logger.error("socket.accept() out of system resource\nsocket: <socket fd=%d>", 1, exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    text = stream.getvalue()
+    assert text.count("out of system resource") == 6
+    assert text.count("Traceback") == 6
+    assert "a different line 5000" in text
+    assert "[9995 similar lines suppressed]" in text
+    assert len(text) < 5_000

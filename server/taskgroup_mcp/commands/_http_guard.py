@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from taskgroup_mcp.commands._http_logs import new_request_id, request_id_var
+from taskgroup_mcp.commands._http_logs import escape_text, new_request_id, request_id_var
 
 __all__ = ["API_KEY_HEADER", "McpGuard", "RequestLogMiddleware"]
 
@@ -38,7 +38,7 @@ _MAX_LOGGED_PATH = 200
 
 def _printable(text: str) -> str:
     """A request-controlled value fit for a log line: control characters escaped, length capped."""
-    clean = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    clean = escape_text(text)
     return clean if len(clean) <= _MAX_LOGGED_PATH else clean[:_MAX_LOGGED_PATH] + "..."
 
 
