@@ -99,7 +99,11 @@ class Settings(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list[str])
     insecure_no_auth: bool = False
     per_request_api_key: bool = False
-    """Multi-tenant: each HTTP request carries its own Parallel key in ``X-Parallel-Api-Key``."""
+    """Multi-tenant: each HTTP request carries its own Parallel key in ``X-Parallel-Api-Key``;
+    a request without one gets 401 (the operator's key is never used for it)."""
+    per_request_api_key_fallback: bool = False
+    """With ``per_request_api_key``: a request without the header uses ``PARALLEL_API_KEY`` instead
+    of 401 (billed to the operator, and every such caller shares the operator's groups)."""
     public_url: str | None = None
     """Where clients reach ``/mcp`` (names the resource in 401 challenges); default from host and port."""
     max_request_body_bytes: int = 4 * 1024 * 1024

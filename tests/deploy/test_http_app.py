@@ -255,6 +255,39 @@ async def test_concurrent_callers_each_see_only_their_own_key() -> None:
         assert seen == [key] * 10
 
 
+async def test_with_per_request_keys_a_call_without_the_key_header_gets_401_and_runs_nothing() -> None:
+    toy = toy_server()
+    app = build_http_app(
+        settings(per_request_api_key=True, parallel_api_key=SecretStr("operator-key-0123456789")), toy.server
+    )
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "caller_key", "arguments": {}},
+    }
+    async with serving(app) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            missing = await http.post(running.mcp_url, json=call, headers=auth())
+            empty = await http.post(running.mcp_url, json=call, headers={**auth(), "X-Parallel-Api-Key": ""})
+            no_bearer = await http.post(running.mcp_url, json=call, headers=dict(MCP_HEADERS))
+    assert missing.status_code == 401 and empty.status_code == 401
+    assert "X-Parallel-Api-Key" in missing.json()["error_description"]
+    assert "operator-key" not in missing.text
+    assert no_bearer.status_code == 401 and no_bearer.headers["www-authenticate"].startswith("Bearer ")
+    assert toy.calls == []
+
+
+async def test_the_operator_key_serves_a_caller_without_the_header_only_when_the_fallback_is_set() -> None:
+    toy = toy_server()
+    app = build_http_app(settings(per_request_api_key=True, per_request_api_key_fallback=True), toy.server)
+    async with serving(app) as running:
+        with anyio.fail_after(20):
+            async with client(running.mcp_url) as c:
+                result = await c.call_tool("caller_key", {})
+    assert result.structured_content == {"result": ""} and toy.calls == ["caller_key"]
+
+
 async def test_an_in_flight_call_finishes_after_shutdown_begins() -> None:
     toy = toy_server()
     result_text: list[str] = []

@@ -177,8 +177,20 @@ async def test_a_per_request_key_comes_from_the_header_and_is_required_without_a
         with pytest.raises(ToolError) as err:
             client_for(_ctx(state, {}))
         assert "X-Parallel-Api-Key" in str(err.value)
-        keyed = state.settings.model_copy(update={"parallel_api_key": SecretStr("server-key-1234")})
+        keyed = state.settings.model_copy(
+            update={"parallel_api_key": SecretStr("server-key-1234"), "per_request_api_key_fallback": True}
+        )
         assert client_for(_ctx(AppState(settings=keyed, client=base), {})) is base
+
+
+async def test_a_per_request_caller_without_a_key_is_refused_even_when_the_server_has_one() -> None:
+    settings = Settings(per_request_api_key=True, parallel_api_key=SecretStr("server-key-1234"))
+    async with ParallelClient.from_settings(settings) as base:
+        state = AppState(settings=settings, client=base)
+        for headers in ({}, None, {"x-parallel-api-key": ""}):
+            with pytest.raises(ToolError) as err:
+                client_for(_ctx(state, headers))
+            assert "X-Parallel-Api-Key" in str(err.value) and "server-key" not in str(err.value)
 
 
 async def test_without_any_key_the_helper_answers_with_the_setup_sentence() -> None:

@@ -11,6 +11,10 @@ for a request that is refused anyway:
   2. ``Host`` / ``Origin`` outside the allowlists -> 421 / 403 (the SDK's checks, run early);
   3. ``X-Parallel-Api-Key`` is removed unless per-request keys are enabled, so no tool can
      pick up a key the operator did not opt into.
+
+``CallerKeyRequired`` wraps the MCP endpoint after authentication when per-request keys are on
+(and the operator did not opt into the fallback): a POST without ``X-Parallel-Api-Key`` gets 401
+with a sentence saying what to send, so no call is ever billed to the operator's key by omission.
 """
 
 from __future__ import annotations
@@ -21,15 +25,21 @@ import time
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskgroup_mcp.commands._http_logs import escape_text, new_request_id, request_id_var
 
-__all__ = ["API_KEY_HEADER", "McpGuard", "RequestLogMiddleware"]
+__all__ = ["API_KEY_HEADER", "MISSING_KEY_MESSAGE", "CallerKeyRequired", "McpGuard", "RequestLogMiddleware"]
 
 API_KEY_HEADER = "x-parallel-api-key"
 _API_KEY_HEADER_BYTES = API_KEY_HEADER.encode("latin-1")
+
+MISSING_KEY_MESSAGE = (
+    "This server bills each caller to its own Parallel API key, sent in the X-Parallel-Api-Key "
+    "request header, and this request has none: configure your MCP client to send that header "
+    "(keys at platform.parallel.ai)."
+)
 
 access_log = logging.getLogger("taskgroup_mcp.http.access")
 
@@ -111,4 +121,24 @@ class McpGuard:
         if not self.forward_api_key:
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != _API_KEY_HEADER_BYTES]
             scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+class CallerKeyRequired:
+    """401 for a POST to the MCP endpoint without a non-empty ``X-Parallel-Api-Key``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            key = Headers(scope=scope).get(API_KEY_HEADER, "").strip()
+            if not key:
+                response = JSONResponse(
+                    {"error": "missing_api_key", "error_description": MISSING_KEY_MESSAGE},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'ParallelApiKey header="X-Parallel-Api-Key"'},
+                )
+                await response(scope, receive, send)
+                return
         await self.app(scope, receive, send)

@@ -8,7 +8,8 @@ no session state, so any replica answers any request in both protocol eras) in a
     /readyz                                    200 when the upstream API (or sandbox) answers
     /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata (when auth is on)
     /mcp                                       RequestLog -> CORS (configured origins only)
-                                               -> McpGuard (413, Host/Origin) -> bearer auth -> SDK
+                                               -> McpGuard (413, Host/Origin) -> bearer auth
+                                               -> per-request key required (401) -> SDK
 
 Startup refuses a non-loopback bind without bearer tokens unless ``insecure_no_auth`` is set.
 ``serve_http`` (the ``serve --transport http`` command) opens the backend and serves with
@@ -47,7 +48,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from taskgroup_mcp.commands._http_auth import AuthSetupError, StaticTokenVerifier
-from taskgroup_mcp.commands._http_guard import API_KEY_HEADER, McpGuard, RequestLogMiddleware
+from taskgroup_mcp.commands._http_guard import (
+    API_KEY_HEADER,
+    CallerKeyRequired,
+    McpGuard,
+    RequestLogMiddleware,
+)
 from taskgroup_mcp.commands._http_logs import configure_logging
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
@@ -192,6 +198,8 @@ def build_http_app(
         host=settings.host,
     )
     endpoint: ASGIApp = mcp_app
+    if settings.per_request_api_key and not settings.per_request_api_key_fallback:
+        endpoint = CallerKeyRequired(endpoint)  # after auth: an unauthenticated caller gets the bearer 401
     routes: list[Route] = []
     if verifier is not None:
         resource = _public_url(settings)
@@ -241,7 +249,9 @@ def build_http_app(
                 "serving MCP at %s (stateless, auth %s, per-request keys %s)",
                 MCP_PATH,
                 f"on: {verifier.token_count} token(s)" if verifier else "off",
-                "on" if settings.per_request_api_key else "off",
+                ("on, with fallback to PARALLEL_API_KEY" if settings.per_request_api_key_fallback else "on")
+                if settings.per_request_api_key
+                else "off",
             )
             yield
 

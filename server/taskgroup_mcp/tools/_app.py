@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -31,6 +32,8 @@ NO_HEADER_MESSAGE = (
     "This server takes each caller's Parallel API key from the X-Parallel-Api-Key request header, "
     "and this request has none: configure your MCP client to send that header."
 )
+TENANT_HASH_CHARS = 32
+"""Hex characters of a caller key's SHA-256 that name its tenant (its exports directory)."""
 
 
 MAX_KEPT_CURSORS = 10_000
@@ -112,7 +115,7 @@ def remember_fan_out(state: AppState, client: ParallelClient, call_hash: str, gr
 
 def _tenant(state: AppState, base: ParallelClient, key: str) -> ParallelClient:
     """The client for one caller's key (they share the pool; each keeps its own pacing)."""
-    digest = hashlib.sha256(key.encode()).hexdigest()
+    digest = key_hash(key)
     client = state.tenants.get(digest)
     if client is None:
         client = base.with_api_key(key)
@@ -130,23 +133,60 @@ def app_state(ctx: Context[Any, Any]) -> AppState:
     return state
 
 
+def _per_request(settings: Settings) -> bool:
+    return settings.per_request_api_key and not settings.sandbox
+
+
+def caller_key(ctx: Context[Any, Any]) -> str | None:
+    """The caller's own Parallel key (``X-Parallel-Api-Key``, per-request mode only), else None."""
+    if not _per_request(app_state(ctx).settings):
+        return None
+    headers = ctx.headers
+    if headers is None:
+        return None
+    return headers.get(API_KEY_HEADER) or headers.get("X-Parallel-Api-Key") or None
+
+
+def key_hash(key: str) -> str:
+    """A stable name for a caller key (its tenant): the key cannot be recovered from it."""
+    return hashlib.sha256(b"taskgroup-mcp tenant\x00" + key.encode()).hexdigest()[:TENANT_HASH_CHARS]
+
+
+def caller_tenant(ctx: Context[Any, Any]) -> str | None:
+    """The tenant whose data this request may see: its key's hash in per-request mode, or None
+    for the operator's own scope (stdio, a single-key HTTP server, or the explicit fallback)."""
+    key = caller_key(ctx)
+    return key_hash(key) if key else None
+
+
+def caller_id(ctx: Context[Any, Any]) -> str:
+    """Who is calling, for per-caller limits: the per-request key's hash, else the bearer token's
+    principal, else ``local`` (the stdio session, or an HTTP server without auth)."""
+    tenant = caller_tenant(ctx)
+    if tenant is not None:
+        return f"key:{tenant}"
+    token = get_access_token()
+    if token is not None:
+        return f"token:{token.client_id}"
+    return "local"
+
+
 def client_for(ctx: Context[Any, Any]) -> ParallelClient:
     """The client for this request: every API access goes through here.
 
     With ``per_request_api_key`` the caller's key comes from the ``X-Parallel-Api-Key`` header
-    (HTTP); without a usable key every tool answers with one sentence on how to get one.
+    (HTTP). A request without it is refused (the HTTP layer answers 401 before a tool runs); only
+    ``per_request_api_key_fallback`` lets it use the operator's key. Without a usable key every
+    tool answers with one sentence on how to get one.
     """
     state = app_state(ctx)
     if state.client is None:
         raise ToolError(NO_KEY_MESSAGE)
-    if state.settings.per_request_api_key and not state.settings.sandbox:
-        headers = ctx.headers
-        key = None
-        if headers is not None:
-            key = headers.get(API_KEY_HEADER) or headers.get("X-Parallel-Api-Key")
+    if _per_request(state.settings):
+        key = caller_key(ctx)
         if key:
             SECRETS.add(key)
             return _tenant(state, state.client, key)
-        if not state.settings.api_key_configured:
+        if not (state.settings.per_request_api_key_fallback and state.settings.api_key_configured):
             raise ToolError(NO_HEADER_MESSAGE)
     return state.client
