@@ -1,7 +1,9 @@
 """Secret canary sweep across the product (reliability-security.md S5, S8, S9, S10).
 
 Canaries stand in for the Parallel API key, forwarded MCP header values (raw, and as ``${ENV}``
-references resolved on the server) and an HTTP bearer token. Every logger runs at DEBUG, the
+references of a server the operator configured, resolved on the server), an HTTP bearer token, and
+an environment variable that an agent-written header names as ``${NAME}`` (refused: its value must
+reach no output and not even the upstream). Every logger runs at DEBUG, the
 upstream injects faults and echoes what it was sent (request bodies in a 422, headers in a 500),
 and no 8-character piece of any canary, raw or JSON-, URL-, base64- (3 alignments) or
 hex-encoded, may appear in stdout, stderr, logs, tool results, JSON-RPC errors, exported files
@@ -36,21 +38,34 @@ KEY = "CANARY-key-Q8v2Lm4Zt7Rw"
 HEADER = "CANARY-hdr-N3x9Pk5Ws1Jd"
 ENV_VALUE = "CANARY-env-H6c4Tf8Yb2Gn"
 BEARER = "CANARY-brr-J5d7Xq1Vc9Ls"
+AGENT_ENV_VALUE = "CANARY-agt-R4m8Vz2Kq6Hs"
 ENV_NAME = "TGMCP_ADV_CANARY"
-SCAN = CanaryScan(KEY, HEADER, ENV_VALUE, BEARER)
+AGENT_ENV_NAME = "TGMCP_ADV_AGENT_CANARY"
+"""Set on the server, and named by an agent-written header: the server must never resolve it."""
+SCAN = CanaryScan(KEY, HEADER, ENV_VALUE, BEARER, AGENT_ENV_VALUE)
 FAULTS = Faults(fail_before_commit=0.15, throttle=0.1, retry_after=0.05, drop_after_commit=0.1)
 DEAD_MCP = "http://127.0.0.1:9/mcp"
 """A forwarded MCP server that refuses connections: the sandbox tries it with the canary headers."""
 
 
-def forwarded(n: int = 0) -> list[dict[str, Any]]:
+CONFIGURED = "envsrv"
+CONFIGURED_JSON = json.dumps({CONFIGURED: {"url": DEAD_MCP, "headers": {"X-Env": f"${{{ENV_NAME}}}"}}})
+"""The operator's configured server whose header is a ``${ENV}`` reference (TASKGROUP_MCP_MCP_SERVERS)."""
+
+
+def forwarded(n: int = 0) -> list[dict[str, Any] | str]:
     return [
         {
             "url": DEAD_MCP,
             "name": f"dead{n}",
-            "headers": {"Authorization": f"Bearer {HEADER}", "X-Env": f"${{{ENV_NAME}}}", "X-Raw": HEADER},
-        }
+            "headers": {"Authorization": f"Bearer {HEADER}", "X-Raw": HEADER},
+        },
+        CONFIGURED,
     ]
+
+
+def agent_reference() -> list[dict[str, Any]]:
+    return [{"url": DEAD_MCP, "name": "agt", "headers": {"Authorization": f"Bearer ${{{AGENT_ENV_NAME}}}"}}]
 
 
 def hostile_calls(gid: str) -> list[tuple[str, dict[str, Any]]]:
@@ -108,6 +123,16 @@ def hostile_calls(gid: str) -> list[tuple[str, dict[str, Any]]]:
                 "mcp_servers": [{"url": DEAD_MCP, "headers": {"A": HEADER}}] * 11,
             },
         ),
+        ("add_runs", {"task_group_id": gid, "inputs": ["z"], "mcp_servers": agent_reference()}),
+        (
+            "add_runs",
+            {
+                "task_group_id": gid,
+                "inputs": ["z", "w"],
+                "runs": [{"index": 0, "mcp_servers": agent_reference()}],
+            },
+        ),
+        ("fan_out", {"inputs": ["y"], "mcp_servers": agent_reference(), "wait_seconds": 0}),
         ("fan_out", {"inputs": ["y"], "mcp_servers": forwarded(), "wait_seconds": 1}),
         ("fan_out", {"inputs": ["y"], "mcp_servers": [{"url": 5, "headers": {"A": HEADER}}]}),
         ("get_task_group_status", {"task_group_id": gid}),
@@ -116,6 +141,7 @@ def hostile_calls(gid: str) -> list[tuple[str, dict[str, Any]]]:
         ("export_task_group_results", {"task_group_id": gid, "format": "jsonl", "include_basis": "all"}),
         ("export_task_group_results", {"task_group_id": gid, "format": "csv"}),
         ("retry_failed_runs", {"task_group_id": gid}),
+        ("retry_failed_runs", {"task_group_id": gid, "mcp_servers": agent_reference()}),
     ]
 
 
@@ -139,6 +165,12 @@ async def drive(call: Callable[[str, dict[str, Any]], Awaitable[Any]], texts: li
             texts.append(("get_task_run", everything_of(run)))
 
 
+def upstream_never_saw(upstream: EchoingUpstream, canary: str) -> bool:
+    return not any(
+        canary in json.dumps(headers) or canary.encode() in body for _, headers, body in upstream.requests
+    )
+
+
 def assert_no_canary(texts: list[tuple[str, str | bytes]]) -> None:
     leaks = [leak for where, text in texts for leak in SCAN.leaks(where, text)]
     assert not leaks, "\n".join(leaks[:10])
@@ -148,12 +180,14 @@ async def test_no_piece_of_any_canary_leaks_in_process_with_every_logger_at_debu
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ENV_NAME, ENV_VALUE)
+    monkeypatch.setenv(AGENT_ENV_NAME, AGENT_ENV_VALUE)
     settings = api_settings(
         tmp_path,
         parallel_api_key=KEY,
         allow_http_mcp_urls=True,
         allow_private_mcp_urls=True,
         settle_seconds=0.05,
+        mcp_servers=json.loads(CONFIGURED_JSON),
     )
     sandbox = Sandbox(SandboxConfig(speed=2_000.0, seed=11, faults=FAULTS))
     upstream = EchoingUpstream(sandbox.app)
@@ -177,6 +211,7 @@ async def test_no_piece_of_any_canary_leaks_in_process_with_every_logger_at_debu
     sent = [body for _, _, body in upstream.requests]
     assert any(HEADER.encode() in body for body in sent), "the raw header value reached the upstream"
     assert any(ENV_VALUE.encode() in body for body in sent), "the ${ENV} reference was resolved on the server"
+    assert upstream_never_saw(upstream, AGENT_ENV_VALUE), "an agent-written ${NAME} was resolved"
     assert any(h.get("x-api-key") == KEY for _, h, _ in upstream.requests)
     assert any("422" in text for _, text in texts), "an echoing 422 reached a tool"
     assert_no_canary(texts)
@@ -223,7 +258,8 @@ async def test_no_piece_of_any_canary_leaks_from_the_stdio_server_process_at_deb
             TASKGROUP_MCP_ALLOW_PRIVATE_MCP_URLS="1",
             TASKGROUP_MCP_SETTLE_SECONDS="0.05",
             TASKGROUP_MCP_SPEND_LIMIT_USD="1000",
-            **{ENV_NAME: ENV_VALUE},
+            TASKGROUP_MCP_MCP_SERVERS=CONFIGURED_JSON,
+            **{ENV_NAME: ENV_VALUE, AGENT_ENV_NAME: AGENT_ENV_VALUE},
         )
         async with raw_stdio(tmp_path, env, sandbox_flag=False) as raw:
             with anyio.fail_after(180):
@@ -231,6 +267,8 @@ async def test_no_piece_of_any_canary_leaks_from_the_stdio_server_process_at_deb
     sandbox.close()
     assert any(h.get("x-api-key") == KEY for _, h, _ in upstream.requests), "the key went on the wire"
     assert upstream.posts >= 3
+    assert not upstream_never_saw(upstream, ENV_VALUE), "the configured ${ENV} reference was resolved"
+    assert upstream_never_saw(upstream, AGENT_ENV_VALUE), "an agent-written ${NAME} was resolved"
     stderr = bytes(raw.stderr)
     assert b" DEBUG " in stderr
     assert_no_canary([("stdout", line) for line in raw.stdout_lines] + [("stderr", stderr)])
@@ -240,12 +278,14 @@ async def test_no_piece_of_the_bearer_token_or_other_canaries_leaks_over_http_or
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(ENV_NAME, ENV_VALUE)
+    monkeypatch.setenv(AGENT_ENV_NAME, AGENT_ENV_VALUE)
     settings = api_settings(
         tmp_path,
         parallel_api_key=KEY,
         allow_http_mcp_urls=True,
         allow_private_mcp_urls=True,
         settle_seconds=0.05,
+        mcp_servers=json.loads(CONFIGURED_JSON),
         auth_tokens=[SecretStr(BEARER)],
         port=0,
     )
@@ -324,3 +364,4 @@ async def test_no_piece_of_the_bearer_token_or_other_canaries_leaks_over_http_or
         if BEARER in json.dumps(headers) or BEARER.encode() in body
     ]
     assert not passthrough, f"the MCP client's bearer token reached the upstream: {passthrough[:3]}"
+    assert upstream_never_saw(upstream, AGENT_ENV_VALUE), "an agent-written ${NAME} was resolved"

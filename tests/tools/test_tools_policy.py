@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from taskgroup_mcp import wire
 from taskgroup_mcp.config import NamedMcpServer, Settings
@@ -63,27 +64,65 @@ def test_more_than_ten_servers_is_an_error_naming_the_field() -> None:
     assert err.value.problems[0][0] == "mcp_servers"
 
 
-def test_an_env_reference_in_a_header_is_resolved_on_the_server() -> None:
+def _configured(url: str, **headers: str) -> Settings:
+    return Settings(
+        mcp_servers={"m": NamedMcpServer(url=url, headers={k: SecretStr(v) for k, v in headers.items()})}
+    )
+
+
+def test_an_env_reference_in_a_configured_servers_header_is_resolved_on_the_server() -> None:
+    # Only the operator's configured servers may use references (issue 11, item 1).
     servers = resolve_mcp_servers(
-        [{"url": "https://mcp.example.com/mcp", "headers": {"Authorization": "${TOKEN_X}"}}],
-        STRICT,
+        ["m"],
+        _configured("https://mcp.example.com/mcp", Authorization="${TOKEN_X}"),
         env={"TOKEN_X": "Bearer resolved-value-123"},
     )
     assert servers is not None
     assert servers[0].headers == {"Authorization": "Bearer resolved-value-123"}
 
 
-def test_an_unset_env_reference_names_the_header_field() -> None:
+def test_an_unset_env_reference_in_a_configured_server_names_the_header_field() -> None:
     with pytest.raises(ArgumentProblem) as err:
-        resolve_mcp_servers(
-            [{"url": "https://m.example.com", "headers": {"X-Key": "${NOPE_UNSET}"}}], STRICT, env={}
-        )
+        resolve_mcp_servers(["m"], _configured("https://m.example.com", **{"X-Key": "${NOPE_UNSET}"}), env={})
     assert err.value.problems == [
         (
             "mcp_servers[0].headers.X-Key",
             "refers to environment variable NOPE_UNSET, which is not set on the server",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    "value", ["${TOKEN_X}", "${NOPE_UNSET}", "Bearer ${TOKEN_X}", "${TOKEN_X", "x${}y", "${lower_case}"]
+)
+def test_an_agent_written_header_that_looks_like_a_reference_is_refused_the_same_whether_set_or_not(
+    value: str,
+) -> None:
+    env = {"TOKEN_X": "Bearer resolved-value-123", "lower_case": "resolved-too-456"}
+    problems: list[list[tuple[str, str]]] = []
+    for environ in (env, {}):
+        with pytest.raises(ArgumentProblem) as err:
+            resolve_mcp_servers(
+                [{"url": "https://m.example.com/mcp", "headers": {"Authorization": value}}],
+                STRICT,
+                env=environ,
+            )
+        problems.append(err.value.problems)
+        assert "resolved" not in str(err.value)
+    assert problems[0] == problems[1]
+    ((field, message),) = problems[0]
+    assert field == "mcp_servers[0].headers.Authorization"
+    assert "TASKGROUP_MCP_MCP_SERVERS" in message and "name" in message
+    assert "TOKEN_X" not in message and "NOPE" not in message
+
+
+def test_an_agent_written_literal_header_is_sent_as_written() -> None:
+    servers = resolve_mcp_servers(
+        [{"url": "https://m.example.com/mcp", "headers": {"Authorization": "Bearer $TOKEN_X {x}"}}],
+        STRICT,
+        env={"TOKEN_X": "Bearer resolved-value-123"},
+    )
+    assert servers is not None and servers[0].headers == {"Authorization": "Bearer $TOKEN_X {x}"}
 
 
 def test_a_named_server_comes_from_the_settings() -> None:

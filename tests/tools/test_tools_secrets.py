@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
-from taskgroup_mcp.config import Settings
+from taskgroup_mcp.config import NamedMcpServer, Settings
 from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
 from taskgroup_mcp.tools import build_server
 
@@ -75,12 +75,17 @@ async def test_canary_header_values_and_api_key_appear_in_no_result_log_or_error
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TGMCP_TEST_TOKEN", ENV_CANARY)
+    # The ${ENV} reference lives in a server the operator configured (agents may only name it).
+    configured = NamedMcpServer(
+        url="http://127.0.0.1:9/mcp", headers={"X-Key": SecretStr("${TGMCP_TEST_TOKEN}")}
+    )
     settings = Settings.from_env(
         {},
         parallel_api_key=KEY_CANARY,
         export_dir=tmp_path,
         allow_http_mcp_urls=True,
         allow_private_mcp_urls=True,
+        mcp_servers={"env": configured},
     )
     sandbox = Sandbox(SandboxConfig(speed=2000.0))
     seen: list[str] = []
@@ -100,7 +105,7 @@ async def test_canary_header_values_and_api_key_appear_in_no_result_log_or_error
                     "name": "lit",
                     "headers": {"Authorization": f"Bearer {HEADER_CANARY}"},
                 },
-                {"url": "http://127.0.0.1:9/mcp", "name": "env", "headers": {"X-Key": "${TGMCP_TEST_TOKEN}"}},
+                "env",
             ]
             fan = await client.call_tool(
                 "fan_out",
@@ -171,3 +176,65 @@ async def test_canary_header_values_and_api_key_appear_in_no_result_log_or_error
         for i in range(len(canary) - 8):
             assert canary[i : i + 9] not in everything, f"part of {canary[:10]}... leaked"
     assert SecretStr(KEY_CANARY).get_secret_value() == KEY_CANARY  # the canary really was in play
+
+
+AGENT_ENV_CANARY = "CANARY-agentenv-7c1d9e2f"
+
+
+async def test_an_agent_written_env_reference_is_refused_on_every_path_the_same_whether_set_or_not(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, item 1: a caller must not be able to send the server's environment anywhere."""
+    monkeypatch.setenv("TGMCP_AGENT_SET", AGENT_ENV_CANARY)
+    monkeypatch.delenv("TGMCP_AGENT_UNSET", raising=False)
+
+    def servers(name: str) -> list[dict[str, Any]]:
+        return [{"url": "http://127.0.0.1:9/mcp", "headers": {"Authorization": f"Bearer ${{{name}}}"}}]
+
+    async with sandbox(fail_rate=1.0) as (client, backend, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
+        await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["a"]})
+        with anyio.fail_after(30):
+            while (await client.call_tool("wait_for_task_group", {"task_group_id": gid})).structured_content[
+                "status"
+            ]["active"]:
+                pass
+        before = backend.sandbox.store.counts()
+        answers: dict[str, set[str]] = {}
+        for name in ("TGMCP_AGENT_SET", "TGMCP_AGENT_UNSET"):
+            calls: list[tuple[str, dict[str, Any], str]] = [
+                (
+                    "add_runs",
+                    {"task_group_id": gid, "inputs": ["q"], "mcp_servers": servers(name)},
+                    "mcp_servers",
+                ),
+                (
+                    "add_runs",
+                    {"task_group_id": gid, "inputs": ["q"], "mcp_servers": servers(name), "dry_run": True},
+                    "mcp_servers",
+                ),
+                (
+                    "add_runs",
+                    {
+                        "task_group_id": gid,
+                        "inputs": ["q", "r"],
+                        "runs": [{"index": 1, "mcp_servers": servers(name)}],
+                    },
+                    "runs[0].mcp_servers",
+                ),
+                (
+                    "fan_out",
+                    {"inputs": ["q"], "mcp_servers": servers(name), "wait_seconds": 0},
+                    "mcp_servers",
+                ),
+                ("retry_failed_runs", {"task_group_id": gid, "mcp_servers": servers(name)}, "mcp_servers"),
+            ]
+            for tool, args, where in calls:
+                result = await client.call_tool(tool, args)
+                assert result.is_error, tool
+                text = result.content[0].text  # type: ignore[union-attr]
+                assert f"{where}[0].headers.Authorization" in text and "TASKGROUP_MCP_MCP_SERVERS" in text
+                assert AGENT_ENV_CANARY[:9] not in text and name not in text
+                answers.setdefault(f"{tool} {where} {args.get('dry_run')}", set()).add(text)
+        assert all(len(texts) == 1 for texts in answers.values()), answers
+        assert backend.sandbox.store.counts() == before, "a refused call created a group or a run"

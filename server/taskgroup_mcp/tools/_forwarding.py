@@ -3,8 +3,11 @@
 A forwarded server is an exfiltration channel (a prompt-injected agent could point a run at an
 attacker's URL carrying a real credential), so: at most 10 per run, ``https`` only and no
 private, loopback, link-local or metadata addresses unless the operator allows them, no
-userinfo in URLs. Header values may be ``${ENV_NAME}`` references resolved here, on the server;
-every header value is registered as a secret so it is redacted from anything we emit.
+userinfo in URLs. Header values of servers the operator configured (``TASKGROUP_MCP_MCP_SERVERS``)
+may be ``${ENV_NAME}`` references resolved here, on the server; an agent-written server's header
+values are sent as written, and one that looks like a reference is refused (resolving it would let
+any caller send the server's environment to a URL of its choosing). Every header value is
+registered as a secret so it is redacted from anything we emit.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ from ._arguments import ArgumentProblem, problems_from_validation
 from ._sanitize import SECRETS
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_LOOKS_LIKE_REF = "${"
+AGENT_REFERENCE_REFUSED = (
+    "looks like an environment reference (${...}), which this server resolves only for MCP servers "
+    "the operator configured; ask the operator to add this server to TASKGROUP_MCP_MCP_SERVERS and "
+    "pass its name instead of the URL"
+)
+"""The same words whether or not the variable exists: the answer says nothing about the environment."""
 _METADATA_HOSTS = frozenset(
     {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
 )
@@ -163,7 +173,7 @@ def resolve_mcp_servers(
     """Validate and resolve an agent's ``mcp_servers`` argument into wire servers.
 
     Each item is ``{url, name?, headers?, allowed_tools?}`` or the name of a server configured in
-    settings. Raises :class:`ArgumentProblem` naming every offending field; never quotes a value.
+    settings; only a configured server's header values are resolved against ``env``. Raises :class:`ArgumentProblem` naming every offending field; never quotes a value.
     """
     if raw is None:
         return None
@@ -204,12 +214,10 @@ def resolve_mcp_servers(
             problems.append((f"{where}.name", "repeats the name of another server in this run"))
         headers: dict[str, str] = {}
         for key, value in (arg.headers or {}).items():
-            resolved, problem = _resolve_header(value, f"{where}.headers.{key}", environ)
-            if problem is not None:
-                problems.append(problem)
-            elif resolved is not None:
-                SECRETS.add(resolved)
-                headers[key] = resolved
+            if _LOOKS_LIKE_REF in value:
+                problems.append((f"{where}.headers.{key}", AGENT_REFERENCE_REFUSED))
+            else:
+                headers[key] = value
         if not url_problems and not problems:
             out.append(
                 wire.McpServer(

@@ -42,9 +42,9 @@ InputSchema = Annotated[
 McpServers = Annotated[
     list[dict[str, Any] | str] | None,
     Field(
-        description="MCP servers each run may call (at most 10): {url (https), name?, headers?, "
-        "allowed_tools?} or the name of a server the operator configured. Prefer header values as "
-        "${ENV_NAME} references, resolved on this server: a literal value passes through your context"
+        description="MCP servers each run may call (at most 10): the name of a server the operator "
+        "configured (preferred: its credentials stay on this server), or {url (https), name?, headers?, "
+        "allowed_tools?} whose header values are sent as written (${...} references are refused)"
     ),
 ]
 SourcePolicyArg = Annotated[
