@@ -25,3 +25,12 @@ apt_install() {
 }
 
 # Parts are added below, one block each.
+
+# PostgreSQL's server binaries (initdb, pg_ctl): the journal's tests start a throw-away server
+# (tests/pg_server.py); as root it runs as the 'postgres' user the package creates.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+  apt_install postgresql
+fi
+if [ "$(id -u)" = "0" ] && ! id postgres >/dev/null 2>&1; then
+  apt_install postgresql
+fi

@@ -1,4 +1,8 @@
-"""The layer arrows hold: wire <- client <- tools <- commands <- cli, wire <- sandbox <- commands.
+"""The layer arrows hold: wire <- client <- journal <- tools <- commands <- cli, wire <- sandbox <- commands.
+
+The journal sits between the client and the tools: the submission engine in ``client`` takes a
+write-ahead collaborator by protocol (defined in ``client``), which the journal implements; the
+tools reach the journal through the server's state.
 
 Absolute and relative imports are both resolved to the layer they name, including imports inside
 functions and `if TYPE_CHECKING:` blocks (an arrow is an arrow, whenever it is followed).
@@ -19,8 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "client": {"wire", "config"},
     "sandbox": {"wire"},
-    "tools": {"client", "wire", "config"},
-    "commands": {"tools", "client", "sandbox", "wire", "config", "cli"},
+    "journal": {"client", "wire", "config"},
+    "tools": {"client", "wire", "config", "journal"},
+    "commands": {"tools", "client", "journal", "sandbox", "wire", "config", "cli"},
     "cli": {"commands", "config"},
     "__main__": {"cli"},
 }

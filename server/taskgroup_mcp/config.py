@@ -22,6 +22,11 @@ _STRUCTURED_FIELDS = frozenset({"mcp_servers", "auth_tokens", "allowed_hosts", "
 ENV_PREFIX = "TASKGROUP_MCP_"
 
 
+def default_state_dir() -> Path:
+    """``~/.taskgroup-mcp``: the journal's home unless ``TASKGROUP_MCP_STATE_DIR`` says otherwise."""
+    return Path.home() / ".taskgroup-mcp"
+
+
 class SettingsError(ValueError):
     """Invalid settings. The message names each variable and what is wrong, never its value."""
 
@@ -73,6 +78,14 @@ class Settings(BaseModel):
     settle_seconds: float = Field(10.0, ge=0)
     """How long to wait after an ambiguous failure before reconciling (covers late commits)."""
 
+    # Journal: the durable record of groups and submissions
+    state: bool = True
+    """Keep the journal (and the embedded sandbox's data). Off: nothing on disk, as before."""
+    state_dir: Path = Field(default_factory=lambda: default_state_dir())
+    """Where the SQLite journal (and the embedded sandbox's file) live; created 0700."""
+    database_url: SecretStr | None = None
+    """``postgresql://...``: keep the journal in PostgreSQL instead (replicated deployments)."""
+
     # Tools
     spend_limit_usd: float = Field(10.0, ge=0)
     """add_runs refuses an estimate above this unless the call confirms it."""
@@ -112,6 +125,15 @@ class Settings(BaseModel):
     # Logging
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if not v.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://user:password@host:port/database URL")
+        return v
 
     @field_validator("parallel_base_url")
     @classmethod

@@ -1,0 +1,45 @@
+"""The journal: the server's durable record of what it created and sent.
+
+Per group: who created it (a tenant hash, never a key), its label, when, the processors and the
+output schema's fingerprint, the inputs added and their estimated cost, the last status seen. Per
+submission: the call key and every client id, written *before* the request that carries it, with
+the run id the API confirmed. Leases serialize the same call across processes and replicas.
+
+SQLite in the state directory by default (WAL, several processes at once); PostgreSQL when
+``TASKGROUP_MCP_DATABASE_URL`` is set; nothing at all with ``TASKGROUP_MCP_STATE=off``::
+
+    journal = open_journal(settings)          # None when the state is off
+    await journal.start()                     # opens and migrates; degraded (journal.problem) on failure
+    await journal.record_group(Scope(api, tenant), group_id, created_at=..., label="...")
+    async with journal.lease(name, wait=50):  # the same call elsewhere waits
+        await journal.write_ahead(api, group_id, call_key, cids)
+        ...
+
+Layer: imports ``wire``, ``config`` and ``client``; ``tools`` and ``commands`` import it.
+"""
+
+from ._errors import JournalError
+from ._journal import (
+    FAN_OUT_REUSE_SECONDS,
+    LEASE_TTL_SECONDS,
+    Journal,
+    LeaseBusy,
+    open_journal,
+    tenant_of,
+)
+from ._records import GroupEntry, Scope, SentId
+from ._schema import LATEST as SCHEMA_VERSION
+
+__all__ = [
+    "FAN_OUT_REUSE_SECONDS",
+    "LEASE_TTL_SECONDS",
+    "SCHEMA_VERSION",
+    "GroupEntry",
+    "Journal",
+    "JournalError",
+    "LeaseBusy",
+    "Scope",
+    "SentId",
+    "open_journal",
+    "tenant_of",
+]
