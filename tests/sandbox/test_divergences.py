@@ -33,8 +33,23 @@ async def test_the_group_events_divergences_hold(sandbox: Sandbox, clock: Manual
         bad = await c.get(f"/v1/tasks/groups/{gid}/events", params={"last_event_id": "not-a-cursor"})
     assert events[0]["type"] == "task_group_status" and events[0]["event_id"].startswith("0.")
     assert [e["type"] for e in events[1:]] == ["task_run.state", "task_group_status"]
-    assert events[0]["status"]["status_message"] is None
+    assert events[0]["status"]["status_message"] == ""
     assert bad.status_code == 422
+
+
+async def test_status_message_says_how_many_runs_are_active_and_is_empty_once_idle(
+    sandbox: Sandbox, clock: ManualClock
+) -> None:
+    async with api(sandbox) as c:
+        gid = await new_group(c)
+        empty = (await c.get(f"/v1/tasks/groups/{gid}")).json()["status"]
+        await add(c, gid, [run_input("a"), run_input("b")])
+        active = (await c.get(f"/v1/tasks/groups/{gid}")).json()["status"]
+        clock.advance(3600)
+        idle = (await c.get(f"/v1/tasks/groups/{gid}")).json()["status"]
+    assert empty["status_message"] is None
+    assert active["status_message"] == "2 of 2 runs active"
+    assert idle["status_message"] == "" and idle["is_active"] is False
 
 
 async def test_mcp_header_values_are_never_echoed(sandbox: Sandbox) -> None:

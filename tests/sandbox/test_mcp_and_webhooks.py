@@ -62,7 +62,8 @@ async def test_a_run_forwarding_a_real_mcp_server_reports_the_call_with_the_serv
     call = calls[0]
     assert (call.server_name, call.tool_name) == ("facts", "company_facts")
     assert json.loads(call.arguments) == {"query": "Acme Corp"}
-    assert call.content == "FACTS[Acme Corp]: founded 1999, 42 employees" and call.error is None
+    assert call.content == "FACTS[Acme Corp]: founded 1999, 42 employees"
+    assert call.error == ""  # the docs' sample: an empty error string on success
     assert "FACTS[Acme Corp]" in json.dumps(result.output.content)
     assert any(h.get("authorization") == "Bearer forwarded-canary" for h in mcp_app.headers)
     assert echoed["mcp_servers"][0]["headers"] is None

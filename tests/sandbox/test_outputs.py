@@ -113,7 +113,20 @@ async def test_an_auto_schema_gets_json_with_its_output_schema(sandbox: Sandbox,
     assert result.output.output_schema is not None
     jsonschema.validate(result.output.content, result.output.output_schema)
     assert SANDBOX_NOTE in json.dumps(result.output.content)
-    _check_basis(result, list(result.output.content))
+    _check_basis(result, _dot_paths(result.output.content))
+    fields = [b.field for b in result.output.basis]
+    assert {"profile.subject", "key_facts.0", "related_entities.0.name"} <= set(fields)
+
+
+def _dot_paths(value: Any, prefix: str = "") -> list[str]:
+    """Every field of a JSON value in dot notation, parents before children (deep-research basis)."""
+    out: list[str] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, sub in items:
+        path = f"{prefix}{key}"
+        out.append(path)
+        out.extend(_dot_paths(sub, path + "."))
+    return out
 
 
 @pytest.mark.anyio
@@ -175,25 +188,40 @@ async def test_the_same_input_and_seed_give_the_same_output_and_another_input_an
     assert first.output.content != other.output.content
 
 
+_LIST_SPEC = {
+    "output_schema": {
+        "type": "json",
+        "json_schema": {
+            "type": "object",
+            "properties": {
+                "company": {"type": "string"},
+                "key_executives": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["company", "key_executives"],
+            "additionalProperties": False,
+        },
+    }
+}
+_FIELD_BASIS = {"parallel-beta": "mcp-server-2025-07-17,field-basis-2025-11-25"}
+
+
 @pytest.mark.anyio
-async def test_the_field_basis_beta_adds_a_basis_per_array_element(
+async def test_the_field_basis_beta_on_the_creating_request_adds_a_basis_per_array_element(
     sandbox: Sandbox, clock: ManualClock
 ) -> None:
+    body = run_input("Acme", task_spec=_LIST_SPEC)
     async with api(sandbox) as c:
-        rid = (await c.post("/v1/tasks/runs", json=run_input("Acme", processor="pro"))).json()["run_id"]
+        with_beta = (await c.post("/v1/tasks/runs", json=body, headers=_FIELD_BASIS)).json()["run_id"]
+        without = (await c.post("/v1/tasks/runs", json=body)).json()["run_id"]
         clock.advance(3600)
-        plain = (await c.get(f"/v1/tasks/runs/{rid}/result")).json()["output"]
-        beta = (
-            await c.get(
-                f"/v1/tasks/runs/{rid}/result",
-                headers={"parallel-beta": "mcp-server-2025-07-17,field-basis-2025-11-25"},
-            )
-        ).json()["output"]
-    facts = plain["content"]["key_facts"]
+        # Fetching with or without the header changes nothing: the creating request decides.
+        beta = (await c.get(f"/v1/tasks/runs/{with_beta}/result")).json()["output"]
+        plain = (await c.get(f"/v1/tasks/runs/{without}/result", headers=_FIELD_BASIS)).json()["output"]
+    people = beta["content"]["key_executives"]
     assert beta["content"] == plain["content"]
-    assert [b["field"] for b in plain["basis"]] == ["summary", "key_facts"]
+    assert [b["field"] for b in plain["basis"]] == ["company", "key_executives"]
     assert [b["field"] for b in beta["basis"]] == [
-        "summary",
-        "key_facts",
-        *(f"key_facts.{i}" for i in range(len(facts))),
+        "company",
+        "key_executives",
+        *(f"key_executives.{i}" for i in range(len(people))),
     ]

@@ -39,9 +39,24 @@ DIVERGENCES: tuple[Divergence, ...] = (
     ),
     Divergence(
         "stream timeouts",
-        "Group events stay open up to an hour while active; run events up to 570 s.",
-        "The same bounds, counted in real seconds even on a manual clock; the group events `timeout` query "
-        "defaults to 600 s (capped at 3,600).",
+        "Group events stay open up to an hour while active; run events up to 570 s; the meaning of the "
+        "group events `timeout` query is undocumented.",
+        "The same bounds, counted on the sandbox clock (real time, unless a test drives a manual clock); a "
+        "`timeout` query shortens the group events stream, in real seconds (capped at 3,600).",
+    ),
+    Divergence(
+        "output without a task spec",
+        "Docs (specify-a-task, task-deep-research): plain text below pro, auto (deep research) from pro up; "
+        "the OpenAPI says an absent task_spec means auto for every processor; what an explicit auto schema "
+        "gives below pro is undocumented.",
+        "No task spec: text below pro (one basis for 'output', confidence ''), nested auto JSON with its "
+        "output_schema from pro up; an explicit auto schema gives auto JSON on every processor.",
+    ),
+    Divergence(
+        "run event trace",
+        "The processor's own reasoning messages; they may be absent for lite and base.",
+        "exec_status, plan, search, one tool_call per recorded MCP call and result, at fixed fractions of the "
+        "run's span, for every processor unless the run was created with enable_events false.",
     ),
     Divergence(
         "MCP header values",
@@ -80,7 +95,7 @@ DIVERGENCES: tuple[Divergence, ...] = (
     ),
     Divergence(
         "status_message",
-        "A human-readable string or null.",
-        "Always null.",
+        "A human-readable string or null; its wording is undocumented.",
+        "'<k> of <n> runs active' while active, '' once idle, null for a group with no runs.",
     ),
 )

@@ -165,10 +165,12 @@ class Lifecycle:
         inputs: Sequence[RunInput],
         default_task_spec: TaskSpec | None,
         commit_delay: float = 0.0,
+        betas: Sequence[str] = (),
     ) -> list[RunRecord]:
-        """Commit new runs (visible now, or after ``commit_delay`` seconds)."""
+        """Commit new runs (visible now, or after ``commit_delay`` seconds); ``betas`` are the
+        ``parallel-beta`` tokens of the creating request, kept with each run."""
         with self.store.batch():
-            return self._add_runs(group, inputs, default_task_spec, commit_delay)
+            return self._add_runs(group, inputs, default_task_spec, commit_delay, tuple(betas))
 
     def _add_runs(
         self,
@@ -176,6 +178,7 @@ class Lifecycle:
         inputs: Sequence[RunInput],
         default_task_spec: TaskSpec | None,
         commit_delay: float,
+        betas: tuple[str, ...],
     ) -> list[RunRecord]:
         now = self.clock.now()
         cfg = self.config
@@ -215,6 +218,7 @@ class Lifecycle:
                     modified_at=now,
                     warnings=list(warnings) if warnings else None,
                     mcp_state=MCP_WAITING if run_input.mcp_servers else MCP_NONE,
+                    betas=betas,
                 )
             )
         commit = PendingCommit(now + commit_delay, group, runs)
@@ -326,16 +330,19 @@ class Lifecycle:
         if run_id in self._held:
             self._held.discard(run_id)
             self._finish(run, max(self.clock.now(), run.end_at))
-            self._notify()
+        self._notify()  # open run streams show the calls now
 
     # -- views --------------------------------------------------------------------------------
 
     def group_status(self, group: GroupRecord) -> TaskGroupStatus:
+        active, n = group.active, group.num_runs
+        # The API's wording is undocumented (SPEC examples: "" and null): see _divergences.
+        message = None if n == 0 else (f"{active} of {n} runs active" if active else "")
         return TaskGroupStatus(
-            num_task_runs=group.num_runs,
+            num_task_runs=n,
             task_run_status_counts=dict(group.counts),
-            is_active=group.active > 0,
-            status_message=None,
+            is_active=active > 0,
+            status_message=message,
             modified_at=rfc3339(group.modified_at),
         )
 

@@ -110,6 +110,7 @@ async def _call_one(server: McpServer, run_id: str, n: int, text: str) -> dict[s
                 error = joined or "tool returned an error"
             else:
                 content = joined
+                error = ""  # as in the docs' sample: an empty error string on success
         except Exception as exc:  # the call's failure is recorded, the run goes on
             error = f"tool call failed: {type(exc).__name__}"
         return McpToolCall(

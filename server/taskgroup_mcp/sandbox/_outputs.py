@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from taskgroup_mcp.wire import (
+    BETA_FIELD_BASIS,
     AutoSchema,
     Citation,
     FieldBasis,
@@ -22,6 +23,7 @@ from taskgroup_mcp.wire import (
     TaskRunTextOutput,
     TaskSpec,
     TextSchema,
+    get_processor,
 )
 
 from ._records import RunRecord
@@ -64,10 +66,30 @@ _AUTO_SCHEMA: dict[str, Any] = {
     "properties": {
         "summary": {"type": "string", "description": "A short synthetic summary"},
         "key_facts": {"type": "array", "items": {"type": "string"}},
+        "profile": {
+            "type": "object",
+            "properties": {
+                "subject": {"type": "string"},
+                "category": {"type": "string"},
+                "outlook": {"type": "string"},
+            },
+            "required": ["subject", "category", "outlook"],
+            "additionalProperties": False,
+        },
+        "related_entities": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "relation": {"type": "string"}},
+                "required": ["name", "relation"],
+                "additionalProperties": False,
+            },
+        },
     },
-    "required": ["summary", "key_facts"],
+    "required": ["summary", "key_facts", "profile", "related_entities"],
     "additionalProperties": False,
 }
+"""What an auto schema (deep research, ``pro`` and above by default) answers: nested, like the docs' sample."""
 _MAX_DEPTH = 6
 
 
@@ -167,7 +189,7 @@ def value_for(schema: Any, rnd: _Rand, label: str, root: dict[str, Any], depth: 
     return f"{label.replace('_', ' ')}: {rnd.words(3)} (sandbox)"
 
 
-def _basis(field: str, rnd: _Rand, tool_note: str) -> FieldBasis:
+def _basis(field: str, rnd: _Rand, tool_note: str, confidence: str | None = None) -> FieldBasis:
     slug = rnd.u32().to_bytes(4).hex()
     return FieldBasis(
         field=field,
@@ -179,7 +201,7 @@ def _basis(field: str, rnd: _Rand, tool_note: str) -> FieldBasis:
                 excerpts=[f"Synthetic excerpt about {field}: {rnd.words(6)}."],
             )
         ],
-        confidence=_CONFIDENCE[rnd.below(3)],
+        confidence=_CONFIDENCE[rnd.below(3)] if confidence is None else confidence,
     )
 
 
@@ -210,13 +232,40 @@ def _basis_for(content: dict[str, Any], rnd: _Rand, tool_note: str, per_element:
     return out
 
 
-def build_output(run: RunRecord, seed: int, *, per_element_basis: bool = False) -> TaskRunOutput:
+def _nested_basis(content: dict[str, Any], rnd: _Rand, tool_note: str) -> list[FieldBasis]:
+    """Auto mode: a basis for every field, nested ones in dot notation (``profile.subject``,
+    ``key_facts.0``, ``related_entities.1.name``), as the deep-research guide shows."""
+    out: list[FieldBasis] = []
+
+    def visit(path: str, value: Any) -> None:
+        out.append(_basis(path, rnd, tool_note))
+        if isinstance(value, dict):
+            for key, sub in value.items():  # pyright: ignore[reportUnknownVariableType]
+                visit(f"{path}.{key}", sub)
+        elif isinstance(value, list):
+            for i, sub in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                visit(f"{path}.{i}", sub)
+
+    for name, value in content.items():
+        visit(name, value)
+    return out
+
+
+def default_output_schema(processor: str) -> AutoSchema | TextSchema:
+    """The output without a task spec: auto at ``pro`` and above, plain text below (docs:
+    specify-a-task, task-deep-research; the OpenAPI says auto for all: see _divergences)."""
+    proc = get_processor(processor)
+    return AutoSchema() if proc is not None and proc.deep_research else TextSchema()
+
+
+def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
     """The output of a completed run (same input, spec, seed and tool answers: same output).
 
-    ``per_element_basis``: the request carried the ``field-basis-2025-11-25`` beta."""
+    The ``field-basis-2025-11-25`` beta on the request that created the run adds a basis per
+    array element to a JSON schema's output."""
     text = _input_text(run.input.input)
     spec = run.task_spec
-    schema = spec.output_schema if spec is not None else AutoSchema()
+    schema = spec.output_schema if spec is not None else default_output_schema(run.processor)
     rnd = _Rand(f"{seed}\x00{text}\x00{_spec_key(spec)}".encode())
     calls = [McpToolCall.model_validate(c) for c in run.tool_calls] if run.tool_calls else None
     answer = next((c.content for c in calls or [] if c.content), None)
@@ -227,8 +276,12 @@ def build_output(run: RunRecord, seed: int, *, per_element_basis: bool = False) 
             f"{SANDBOX_NOTE}\n\nAnswer to: {text[:200]}\nAsked for: {described[:200]}\n"
             f"Synthetic finding: {rnd.words(12)}.{tool_note}"
         )
+        # Without a task spec, as in every documented plain-text sample: confidence "".
+        confidence = "" if spec is None else None
         return TaskRunTextOutput(
-            content=text_content, basis=[_basis("output", rnd, tool_note)], mcp_tool_calls=calls
+            content=text_content,
+            basis=[_basis("output", rnd, tool_note, confidence)],
+            mcp_tool_calls=calls,
         )
     if isinstance(schema, JsonSchema):
         root = schema.json_schema
@@ -236,15 +289,27 @@ def build_output(run: RunRecord, seed: int, *, per_element_basis: bool = False) 
         content: dict[str, Any] = content_any if isinstance(content_any, dict) else {"output": content_any}  # pyright: ignore[reportUnknownVariableType]
         if answer:
             _use_answer(content, root, answer)
-        basis = _basis_for(content, rnd, tool_note, per_element_basis)
+        basis = _basis_for(content, rnd, tool_note, BETA_FIELD_BASIS in run.betas)
         return TaskRunJsonOutput(content=content, basis=basis, mcp_tool_calls=calls)
+    words = text[:80]
     auto_content: dict[str, Any] = {
         "summary": f"{SANDBOX_NOTE} Findings for: {text[:200]}{tool_note}",
         "key_facts": [f"Synthetic fact: {rnd.words(5)}." for _ in range(1 + rnd.below(3))],
+        "profile": {
+            "subject": f"{words} (sandbox)",
+            "category": f"{rnd.words(2)} (sandbox)",
+            "outlook": f"{rnd.words(4)} (sandbox)",
+        },
+        "related_entities": [
+            {"name": f"{rnd.words(2).title()} (sandbox)", "relation": rnd.words(3)}
+            for _ in range(1 + rnd.below(2))
+        ],
     }
-    basis = _basis_for(auto_content, rnd, tool_note, per_element_basis)
     return TaskRunJsonOutput(
-        content=auto_content, basis=basis, mcp_tool_calls=calls, output_schema=_AUTO_SCHEMA
+        content=auto_content,
+        basis=_nested_basis(auto_content, rnd, tool_note),
+        mcp_tool_calls=calls,
+        output_schema=_AUTO_SCHEMA,
     )
 
 

@@ -60,6 +60,8 @@ class RunRecord:
     error: dict[str, Any] | None = None
     tool_calls: list[dict[str, Any]] | None = None
     mcp_state: int = MCP_NONE
+    betas: tuple[str, ...] = ()
+    """The ``parallel-beta`` tokens of the request that created the run (they shape its output)."""
 
     @property
     def processor(self) -> str:

@@ -20,20 +20,16 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from taskgroup_mcp.wire import (
-    BETA_FIELD_BASIS,
     GROUP_EVENTS_STREAM_MAX_SECONDS,
     RESULT_DEFAULT_TIMEOUT_SECONDS,
     RUN_EVENTS_STREAM_MAX_SECONDS,
     RUN_STATUSES,
     RunInput,
-    SourceStats,
     TaskGroupAddRunsParams,
     TaskGroupCreateParams,
     TaskGroupRunResponse,
     TaskGroupStatusEvent,
     TaskRunEvent,
-    TaskRunProgressMessageEvent,
-    TaskRunProgressStatsEvent,
     TaskRunResult,
     ValidationErrorItem,
     add_runs_violations,
@@ -59,6 +55,7 @@ from ._outputs import build_output
 from ._records import GroupRecord, RunRecord
 from ._sse import frame
 from ._timefmt import rfc3339
+from ._trace import TraceMessage, events_enabled, next_message_at, stats, visible
 
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
@@ -66,7 +63,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskgroup_mcp.sandbox")
 
 PAGE = 500
-GROUP_EVENTS_DEFAULT_TIMEOUT = 600.0
 _POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 """An open stream with nothing to say sends an SSE comment this often, so readers with a read
@@ -97,9 +93,10 @@ def _qfloat(request: Request, name: str) -> float | None:
     return float(raw)
 
 
-def _per_element_basis(request: Request) -> bool:
-    """The ``field-basis-2025-11-25`` beta asks for a basis per array element too."""
-    return BETA_FIELD_BASIS in request.headers.get("parallel-beta", "").replace(" ", "").split(",")
+def _betas(request: Request) -> tuple[str, ...]:
+    """The ``parallel-beta`` tokens of a request (kept with the runs it creates)."""
+    raw = request.headers.get("parallel-beta", "")
+    return tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
 
 
 def _cursor(raw: str | None) -> int:
@@ -166,13 +163,17 @@ class Api:
             raise _BadQuery(error_response(404, "Run id not found"))
         return run
 
-    async def _wait(self, deadline: float) -> None:
-        """Wait until something may have changed: a transition is due, runs were added, or a poll."""
-        remaining = deadline - anyio.current_time()
+    async def _wait(self, deadline: float | None, due: float | None = None) -> None:
+        """Wait until something may have changed: a transition is due, runs were added, ``due``
+        (a moment on the sandbox clock) arrives, ``deadline`` (real time) passes, or a poll."""
+        remaining = _POLL_SECONDS if deadline is None else deadline - anyio.current_time()
         if remaining <= 0:
             return
+        until = self.lc.next_due()
+        if due is not None:
+            until = due if until is None else min(until, due)
         with anyio.move_on_after(min(remaining, _POLL_SECONDS)):
-            await wait_for_change(self.lc, self.sb.clock, self.lc.next_due())
+            await wait_for_change(self.lc, self.sb.clock, until)
         self.lc.tick()
 
     async def _faults(self) -> tuple[Response | None, bool, float]:
@@ -250,7 +251,7 @@ class Api:
         group = self.store.get_group(group.group_id) or group
         first_index = group.next_index
         event_seq = group.event_seq
-        runs = self.lc.add_runs(group, params.inputs, params.default_task_spec, delay)
+        runs = self.lc.add_runs(group, params.inputs, params.default_task_spec, delay, _betas(request))
         self.sb.stats.runs_created += len(runs)
         if drop:
             return DropResponse()
@@ -284,7 +285,6 @@ class Api:
         if status is not None and status not in RUN_STATUSES:
             return validation_response(_query_item("status", f"must be one of {', '.join(RUN_STATUSES)}"))
         store, seed, gid = self.store, self.sb.config.seed, group.group_id
-        per_element = _per_element_basis(request)
 
         async def gen() -> AsyncIterator[str]:
             position = after
@@ -298,7 +298,7 @@ class Api:
                         event_id=str(run.index),
                         run=run_view(run),
                         input=input_view(run) if include_input else None,
-                        output=build_output(run, seed, per_element_basis=per_element)
+                        output=build_output(run, seed)
                         if include_output and run.status == "completed"
                         else None,
                     )
@@ -319,12 +319,14 @@ class Api:
             timeout = _qfloat(request, "timeout")
         except ValueError:
             return validation_response(_query_item("last_event_id", "not a cursor this stream gave"))
-        timeout = GROUP_EVENTS_DEFAULT_TIMEOUT if timeout is None else timeout
-        timeout = max(0.0, min(timeout, float(GROUP_EVENTS_STREAM_MAX_SECONDS)))
-        lc, store, gid = self.lc, self.store, group.group_id
+        # The API's bound (an hour) counts on the sandbox clock; a `timeout` the caller gives is
+        # its own wait, in real seconds.
+        timeout = None if timeout is None else max(0.0, min(timeout, float(GROUP_EVENTS_STREAM_MAX_SECONDS)))
+        lc, store, gid, clock = self.lc, self.store, group.group_id, self.sb.clock
 
         async def gen() -> AsyncIterator[str]:
-            deadline = anyio.current_time() + timeout
+            life_end = clock.now() + GROUP_EVENTS_STREAM_MAX_SECONDS
+            deadline = None if timeout is None else anyio.current_time() + timeout
             quiet_since = anyio.current_time()
             position = max(after, 0)
             if after < 0:  # a fresh stream opens with the group's status, positioned at its start
@@ -356,9 +358,11 @@ class Api:
                     quiet_since = anyio.current_time()
                     continue
                 g = store.get_group(gid) or group
-                if g.active == 0 or anyio.current_time() >= deadline:
+                if g.active == 0 or clock.now() >= life_end:
                     return
-                await self._wait(deadline)
+                if deadline is not None and anyio.current_time() >= deadline:
+                    return
+                await self._wait(deadline, life_end)
                 if anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
                     yield KEEPALIVE
                     quiet_since = anyio.current_time()
@@ -382,7 +386,7 @@ class Api:
         early, drop, delay = await self._faults()
         if early is not None:
             return early
-        (run,) = self.lc.add_runs(None, [run_input], None, delay)
+        (run,) = self.lc.add_runs(None, [run_input], None, delay, _betas(request))
         self.sb.stats.runs_created += 1
         if drop:
             return DropResponse()
@@ -409,38 +413,44 @@ class Api:
             run = self.store.get_run(run.run_id) or run
         if run.status != "completed":
             return error_response(404, "Run failed or run id not found")
-        output = build_output(run, self.sb.config.seed, per_element_basis=_per_element_basis(request))
+        output = build_output(run, self.sb.config.seed)
         result = TaskRunResult(run=run_view(run), output=output)
         return JSONResponse(result.to_wire())
 
     async def run_events(self, request: Request) -> Response:
         run = self._run(request)
-        run_id, seed = run.run_id, self.sb.config.seed
-        per_element = _per_element_basis(request)
+        run_id, seed, clock = run.run_id, self.sb.config.seed, self.sb.clock
 
         async def gen() -> AsyncIterator[str]:
-            deadline = anyio.current_time() + RUN_EVENTS_STREAM_MAX_SECONDS
+            life_end = clock.now() + RUN_EVENTS_STREAM_MAX_SECONDS  # on the sandbox clock
             current = self.store.get_run(run_id) or run
             yield frame(TaskRunEvent(event_id=None, run=run_view(current)))
             quiet_since = anyio.current_time()
-            sent_progress = False
+            sent: set[TraceMessage] = set()
+            meter: float | None = None
             while True:
                 current = self.store.get_run(run_id) or run
-                if current.status != "queued" and not sent_progress:
-                    yield "".join(frame(e) for e in _progress(current))
-                    sent_progress = True
+                now = clock.now()
+                done = current.status in _TERMINAL
+                new = [m for m in visible(current, now) if m not in sent]
+                sent.update(new)
+                parts = [frame(m.event()) for m in new]
+                if events_enabled(current) and current.status != "queued":
+                    latest = stats(current, now)
+                    if new or meter is None or (done and latest.progress_meter != meter):
+                        parts.append(frame(latest))  # only the latest stats, after the messages
+                        meter = latest.progress_meter
+                if parts:
+                    yield "".join(parts)
                     quiet_since = anyio.current_time()
-                if current.status in _TERMINAL:
-                    output = (
-                        build_output(current, seed, per_element_basis=per_element)
-                        if current.status == "completed"
-                        else None
-                    )
+                if done:
+                    output = build_output(current, seed) if current.status == "completed" else None
                     yield frame(TaskRunEvent(event_id=None, run=run_view(current), output=output))
                     return
-                if anyio.current_time() >= deadline:
+                if clock.now() >= life_end:
                     return
-                await self._wait(deadline)
+                due = next_message_at(current, now)
+                await self._wait(None, life_end if due is None else min(due, life_end))
                 if anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
                     yield KEEPALIVE
                     quiet_since = anyio.current_time()
@@ -510,38 +520,15 @@ def _bad_processor(where: str, name: str) -> Response:
     )
 
 
-def _progress(run: RunRecord) -> list[Any]:
-    ts = rfc3339(run.start_at)
-    events: list[Any] = [
-        TaskRunProgressMessageEvent(
-            type="task_run.progress_msg.plan", message="Sandbox: planning a synthetic answer.", timestamp=ts
-        ),
-        TaskRunProgressMessageEvent(
-            type="task_run.progress_msg.search",
-            message="Sandbox: searching example.com (synthetic).",
-            timestamp=ts,
-        ),
-    ]
-    for call in run.tool_calls or []:
-        events.append(
-            TaskRunProgressMessageEvent(
-                type="task_run.progress_msg.tool_call",
-                message=f"Called MCP tool {call.get('tool_name')} on {call.get('server_name')}.",
-                timestamp=ts,
-            )
-        )
-    done = run.status in _TERMINAL
-    events.append(
-        TaskRunProgressStatsEvent(
-            progress_meter=100.0 if done else 50.0,
-            source_stats=SourceStats(
-                num_sources_considered=3,
-                num_sources_read=3 if done else 1,
-                sources_read_sample=["https://example.com/sandbox"],
-            ),
-        )
-    )
-    return events
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """Unknown routes answer as the API (FastAPI) does: ``{"detail": "Not Found"}``."""
+    request.scope["sandbox.endpoint"] = "unknown"
+    return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    request.scope["sandbox.endpoint"] = "unknown"
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405)
 
 
 def build_app(sandbox: Sandbox) -> Starlette:
@@ -566,16 +553,17 @@ def build_app(sandbox: Sandbox) -> Starlette:
                 ep("group_run", api.group_run),
                 methods=["GET"],
             ),
-            Route(f"{prefix}/tasks/runs", ep("create_run", api.create_run), methods=["POST"]),
-            Route(f"{prefix}/tasks/runs/{{run_id}}", ep("get_run", api.get_run), methods=["GET"]),
-            Route(f"{prefix}/tasks/runs/{{run_id}}/input", ep("run_input", api.run_input), methods=["GET"]),
-            Route(
-                f"{prefix}/tasks/runs/{{run_id}}/result", ep("run_result", api.run_result), methods=["GET"]
-            ),
             Route(
                 f"{prefix}/tasks/runs/{{run_id}}/events", ep("run_events", api.run_events), methods=["GET"]
             ),
         ]
+    # Single runs exist only under /v1 (the beta prefix has just the run events stream above).
+    routes += [
+        Route("/v1/tasks/runs", ep("create_run", api.create_run), methods=["POST"]),
+        Route("/v1/tasks/runs/{run_id}", ep("get_run", api.get_run), methods=["GET"]),
+        Route("/v1/tasks/runs/{run_id}/input", ep("run_input", api.run_input), methods=["GET"]),
+        Route("/v1/tasks/runs/{run_id}/result", ep("run_result", api.run_result), methods=["GET"]),
+    ]
     routes += [
         Route("/_sandbox/faults", api.control(api.set_faults), methods=["POST"]),
         Route("/_sandbox/faults", api.control(api.get_faults), methods=["GET"]),
@@ -583,4 +571,4 @@ def build_app(sandbox: Sandbox) -> Starlette:
         Route("/_sandbox/stats", api.control(api.stats), methods=["GET"]),
         Route("/_sandbox/clock", api.control(api.clock), methods=["GET", "POST"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, group_id TEXT, idx INTEGER NOT NULL,
     input TEXT NOT NULL, task_spec TEXT, created_at REAL NOT NULL, start_at REAL NOT NULL,
     end_at REAL NOT NULL, final_status TEXT NOT NULL, status TEXT NOT NULL, modified_at REAL NOT NULL,
-    warnings TEXT, error TEXT, tool_calls TEXT, mcp_state INTEGER NOT NULL
+    warnings TEXT, error TEXT, tool_calls TEXT, mcp_state INTEGER NOT NULL, betas TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS runs_by_group ON runs (group_id, idx);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 _RUN_COLUMNS = (
     "seq, run_id, group_id, idx, input, task_spec, created_at, start_at, end_at, final_status, status, "
-    "modified_at, warnings, error, tool_calls, mcp_state"
+    "modified_at, warnings, error, tool_calls, mcp_state, betas"
 )
 
 
@@ -57,6 +57,9 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        if "betas" not in columns:  # a database written before runs kept their betas
+            self._db.execute("ALTER TABLE runs ADD COLUMN betas TEXT NOT NULL DEFAULT ''")
         self._groups: dict[str, GroupRecord] = {}
         for row in self._db.execute(
             "SELECT group_id, created_at, metadata, modified_at, counts, num_runs, next_index, event_seq FROM groups"
@@ -173,11 +176,12 @@ class SqliteStore:
                 _dump(r.error),
                 _dump(r.tool_calls),
                 r.mcp_state,
+                ",".join(r.betas),
             )
             for r in runs
         ]
         with self.batch():
-            self._db.executemany(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 16)})", rows)
+            self._db.executemany(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 17)})", rows)
 
     @staticmethod
     def _run(row: tuple[Any, ...]) -> RunRecord:
@@ -198,6 +202,7 @@ class SqliteStore:
             error=_load(row[13]),
             tool_calls=_load(row[14]),
             mcp_state=row[15],
+            betas=tuple(b for b in row[16].split(",") if b),
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:

@@ -6,6 +6,7 @@ costs a request) call :func:`run_input_violations`; nobody else restates a numbe
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,17 @@ def json_chars(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def is_iso_date(text: str) -> bool:
+    """True for a calendar date written ``YYYY-MM-DD`` (what ``source_policy.after_date`` takes)."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def metadata_violations(metadata: dict[str, Any] | None, loc: tuple[str | int, ...]) -> list[LimitViolation]:
@@ -122,6 +134,14 @@ def run_input_violations(
             )
         )
     policy = run.source_policy
+    if policy is not None and policy.after_date is not None and not is_iso_date(policy.after_date):
+        out.append(
+            LimitViolation(
+                (*loc, "source_policy", "after_date"),
+                "must be a date as YYYY-MM-DD, e.g. 2025-01-31",
+                "date_from_datetime_parsing",
+            )
+        )
     if policy is not None:
         n = len(policy.include_domains or []) + len(policy.exclude_domains or [])
         if n > MAX_SOURCE_POLICY_DOMAINS:

@@ -14,6 +14,9 @@ class Processor:
     max_output_fields: int
     max_mcp_tool_calls: int | None
     """At most this many MCP tool calls per run (None: several)."""
+    deep_research: bool = False
+    """``pro`` and above: without a task spec the output is auto (deep-research JSON), and run
+    events are on by default. Below ``pro`` the output without a task spec is plain text."""
 
     @property
     def usd_per_run(self) -> float:
@@ -36,9 +39,11 @@ def _table() -> dict[str, Processor]:
         ("ultra8x", 2400, (5 * m, 2 * h), (1 * m, 1 * h), 25, None),
     ]
     table: dict[str, Processor] = {}
+    deep = False
     for name, price, std, fast, fields, calls in rows:
-        table[name] = Processor(name, price, std, fields, calls)
-        table[f"{name}-fast"] = Processor(f"{name}-fast", price, fast, fields, calls)
+        deep = deep or name == "pro"  # the rows run from the cheapest up
+        table[name] = Processor(name, price, std, fields, calls, deep)
+        table[f"{name}-fast"] = Processor(f"{name}-fast", price, fast, fields, calls, deep)
     return table
 
 
