@@ -120,6 +120,10 @@ class Settings(BaseModel):
     public_url: str | None = None
     """Where clients reach ``/mcp`` (names the resource in 401 challenges); default from host and port."""
     max_request_body_bytes: int = 4 * 1024 * 1024
+    http_header_timeout_seconds: float = Field(10.0, gt=0)
+    """An HTTP connection that has not sent a request's headers within this is closed."""
+    http_max_connections: int | None = Field(None, ge=1)
+    """Open HTTP connections at most; None: three quarters of the open-file limit."""
     shutdown_grace_seconds: float = 25.0
 
     # Logging

@@ -53,11 +53,13 @@ class Running:
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp, *, graceful_seconds: int | None = None) -> AsyncIterator[Running]:
-    """Run ``app`` under uvicorn in this event loop until the block ends."""
+async def serving(
+    app: ASGIApp, *, graceful_seconds: int | None = None, config: uvicorn.Config | None = None
+) -> AsyncIterator[Running]:
+    """Run ``app`` under uvicorn in this event loop until the block ends (``config``: as served)."""
     sock = bound_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    config = config or uvicorn.Config(
         app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=graceful_seconds
     )
     server = uvicorn.Server(config)

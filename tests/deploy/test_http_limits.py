@@ -1,0 +1,153 @@
+"""Slow and greedy HTTP clients: a header timeout and a connection cap, on real sockets.
+
+In process: uvicorn as ``serve --transport http`` configures it, on 127.0.0.1 port 0. As a child
+process: the same server under a lowered open-file limit, flooded with connections that never
+finish their headers, still answers an authenticated call and keeps its log short.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from anyio.abc import SocketStream
+from deploy_harness import TOKEN, client, serving, toy_server
+from pydantic import SecretStr
+from test_http_processes import free_port, server_env, wait_ready
+
+from taskgroup_mcp.commands._http_limits import default_max_connections
+from taskgroup_mcp.commands.http import build_http_app, uvicorn_config
+from taskgroup_mcp.config import Settings
+
+pytestmark = pytest.mark.anyio
+
+PARTIAL_HEADERS = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+
+
+def settings(**overrides: Any) -> Settings:
+    return Settings(auth_tokens=[SecretStr(TOKEN)], port=0, **overrides)
+
+
+async def slow_connection(port: int) -> SocketStream:
+    """A connection that sends part of its headers and then nothing."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    await stream.send(PARTIAL_HEADERS)
+    return stream
+
+
+async def closed_by_server(stream: SocketStream) -> bool:
+    try:
+        with anyio.move_on_after(0.05):
+            await stream.receive()
+        return False
+    except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError):
+        return True
+
+
+async def test_a_connection_that_never_finishes_its_headers_is_closed_after_the_header_timeout() -> None:
+    config = settings(http_header_timeout_seconds=0.5)
+    app = build_http_app(config, toy_server().server)
+    async with serving(app, config=uvicorn_config(app, config)) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        stream = await slow_connection(port)
+        with anyio.fail_after(15):
+            with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError)):
+                await stream.receive()
+        await stream.aclose()
+
+
+async def test_at_the_connection_cap_slow_connections_make_room_for_an_authenticated_call() -> None:
+    cap = 50
+    config = settings(http_max_connections=cap, http_header_timeout_seconds=120)
+    toy = toy_server()
+    app = build_http_app(config, toy.server)
+    streams: list[SocketStream] = []
+    async with serving(app, config=uvicorn_config(app, config)) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        try:
+            with anyio.fail_after(60):
+                for _ in range(200):
+                    streams.append(await slow_connection(port))
+                async with client(running.mcp_url) as c:
+                    result = await c.call_tool("echo", {"text": "through"})
+                open_now = len(running.server.server_state.connections)
+                closed = [await closed_by_server(s) for s in streams]
+        finally:
+            for s in streams:
+                await s.aclose()
+    assert result.structured_content == {"result": "through"}
+    assert open_now <= cap
+    assert sum(closed) >= 200 - cap, "the oldest slow connections were closed to make room"
+    assert not any(closed[-(cap // 2) :]), "the newest slow connections were kept: the oldest go first"
+
+
+def test_the_default_cap_leaves_a_quarter_of_the_open_file_limit_free() -> None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap = default_max_connections()
+    assert cap <= soft * 3 // 4 or soft == resource.RLIM_INFINITY
+    assert cap >= 16
+
+
+@contextmanager
+def limited_server_process(
+    port: int, env: dict[str, str], log: Path, files: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``serve --transport http --sandbox`` as a child process allowed ``files`` open descriptors."""
+    argv = [
+        sys.executable,
+        "-m",
+        "taskgroup_mcp",
+        "serve",
+        "--transport",
+        "http",
+        "--sandbox",
+        "--port",
+        str(port),
+    ]
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=sink, preexec_fn=limit)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def test_under_a_low_file_limit_a_flood_of_slow_connections_neither_starves_calls_nor_fills_the_log(
+    tmp_path: Path,
+) -> None:
+    limit, flood = 256, 300
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = server_env(TASKGROUP_MCP_AUTH_TOKENS=TOKEN, TASKGROUP_MCP_HTTP_HEADER_TIMEOUT_SECONDS="120")
+    streams: list[SocketStream] = []
+    with limited_server_process(port, env, log, limit) as proc:
+        await wait_ready(port, proc)
+        try:
+            with anyio.fail_after(90):
+                for _ in range(flood):
+                    streams.append(await slow_connection(port))
+                async with client(f"http://127.0.0.1:{port}/mcp") as c:
+                    status = await c.call_tool("create_task_group", {})
+        finally:
+            for s in streams:
+                await s.aclose()
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert status.is_error is False
+    assert "out of system resource" not in text, "accept never ran out of descriptors"
+    assert len(text) < 50_000
