@@ -17,7 +17,7 @@ from adv_harness import TRACEBACK, raw_stdio, stdio_env
 pytestmark = pytest.mark.anyio
 
 PARSE, INVALID, NO_METHOD, PARAMS = -32700, -32600, -32601, -32602
-GARBAGE: list[tuple[bytes, int | None, int | None]] = [
+GARBAGE: list[tuple[bytes, int | None, int | str | None]] = [
     (b"{not json\n", PARSE, None),
     (b"\xff\xfe\xfd\n", PARSE, None),
     (b"[]\n", INVALID, None),
@@ -38,7 +38,15 @@ GARBAGE: list[tuple[bytes, int | None, int | None]] = [
         + b"}" * 2_000
         + b"}}\n",
         PARSE,
-        None,
+        94,  # too deep to parse, yet its id is readable: the client is not left waiting
+    ),
+    (
+        b'{"jsonrpc": "2.0", "method": "ping", "params": '
+        + b"[" * 5_000
+        + b"]" * 5_000
+        + b', "id": "deep-96"}\n',
+        PARSE,
+        "deep-96",
     ),
     (b'{"jsonrpc": "2.0", "id": 95, "method": "' + b"x" * 100_000 + b'"}\n', NO_METHOD, 95),
 ]
@@ -57,7 +65,7 @@ async def test_malformed_frames_never_stop_the_stdio_server_and_every_request_st
     async with raw_stdio(tmp_path, stdio_env(tmp_path)) as raw:
         with anyio.fail_after(60):
             await raw.initialize()
-            answers: list[tuple[int, int | None]] = []
+            answers: list[tuple[int, int | str | None]] = []
             for n, (frame, _, _) in enumerate(GARBAGE):
                 seen = len(raw.stdout_lines)
                 await raw.send_raw(frame)

@@ -364,6 +364,27 @@ async def test_json_nested_100000_deep_gets_400_and_the_server_keeps_answering(e
     assert toy.calls == []
 
 
+@pytest.mark.parametrize("era", [None, "2025-11-25"])
+async def test_a_protocol_error_never_quotes_the_request_and_carries_its_id(era: str | None) -> None:
+    toy = toy_server()
+    headers = auth() | ({"MCP-Protocol-Version": era} if era else {})
+    canary = "CANARY-params-value-0123456789"
+    bad_params = {"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": canary}
+    deep = (
+        '{"jsonrpc":"2.0","method":"tools/call","params":' + "[" * 100_000 + "]" * 100_000 + ',"id":"req-42"}'
+    )
+    async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(20):
+            params_error = await http.post(running.mcp_url, json=bad_params, headers=headers)
+            parse_error = await http.post(running.mcp_url, content=deep, headers=headers)
+    assert params_error.status_code == 400
+    assert params_error.json()["error"]["code"] == -32602 and params_error.json()["id"] == 41
+    assert canary not in params_error.text and "input_value" not in params_error.text
+    assert parse_error.status_code == 400
+    assert parse_error.json()["error"]["code"] == -32700 and parse_error.json()["id"] == "req-42"
+    assert toy.calls == []
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "localhost:8080"])
 async def test_loopback_host_names_are_accepted_with_or_without_a_port(host: str) -> None:
     toy = toy_server()

@@ -2,9 +2,10 @@
 
 The SDK's stdio transport turns a line it cannot read into an exception on the read stream, and
 the server drops it (logged at DEBUG): a client that sent it waits forever. JSON-RPC 2.0 asks for
-an answer: -32700 for text that is not JSON, -32600 for JSON that is not a valid request (id
-null when it cannot be read), -32602 for a request whose params are malformed (with its id).
-The answers never quote the frame.
+an answer: -32700 for text that is not JSON, -32600 for JSON that is not a valid request, -32602
+for a request whose params are malformed. Each carries the request's id whenever it can be read,
+even from a frame the parser gave up on (nested too deeply, cut short; see ``_rpc_frames``), so
+the client is not left waiting. The answers never quote the frame.
 """
 
 from __future__ import annotations
@@ -17,28 +18,35 @@ from mcp.shared.message import SessionMessage
 from mcp.types import ErrorData, JSONRPCError
 from pydantic import ValidationError
 
+from ._rpc_frames import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, SAFE_MESSAGES, request_id
+
 __all__ = ["AnswerMalformed", "error_for"]
 
-PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+
+def _error(rid: Any, code: int) -> JSONRPCError:
+    return JSONRPCError(jsonrpc="2.0", id=rid, error=ErrorData(code=code, message=SAFE_MESSAGES[code]))
 
 
 def error_for(exc: Exception) -> JSONRPCError:
     """The JSON-RPC error answering the frame that raised ``exc`` when it was read."""
     errors = exc.errors(include_url=False, include_context=False) if isinstance(exc, ValidationError) else []
-    if not errors or any(e["type"] == "json_invalid" for e in errors):
-        return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error"))
+    if not errors:
+        return _error(None, PARSE_ERROR)
+    for e in errors:
+        if e["type"] == "json_invalid":  # its input is the raw line: read the id without parsing
+            raw: Any = e.get("input")
+            return _error(request_id(raw) if isinstance(raw, str | bytes) else None, PARSE_ERROR)
+    fallback_id: Any = None
     for e in errors:  # a missing-field error carries the whole object: the request's id and method
         frame: Any = e.get("input")
         if isinstance(frame, dict) and frame.get("jsonrpc") == "2.0" and isinstance(frame.get("method"), str):  # pyright: ignore[reportUnknownMemberType]
             rid: Any = frame.get("id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            bad_params = any(e2["loc"][-1:] == ("params",) for e2 in errors)
-            if bad_params and isinstance(rid, int | str) and not isinstance(rid, bool):
-                return JSONRPCError(
-                    jsonrpc="2.0", id=rid, error=ErrorData(code=INVALID_PARAMS, message="Invalid params")
-                )
-    return JSONRPCError(
-        jsonrpc="2.0", id=None, error=ErrorData(code=INVALID_REQUEST, message="Invalid Request")
-    )
+            if not isinstance(rid, int | str) or isinstance(rid, bool):
+                continue
+            fallback_id = rid
+            if any(e2["loc"][-1:] == ("params",) for e2 in errors):
+                return _error(rid, INVALID_PARAMS)
+    return _error(fallback_id, INVALID_REQUEST)
 
 
 class AnswerMalformed:

@@ -9,7 +9,8 @@ no session state, so any replica answers any request in both protocol eras) in a
     /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata (when auth is on)
     /mcp                                       RequestLog -> CORS (configured origins only)
                                                -> McpGuard (413, Host/Origin) -> bearer auth
-                                               -> per-request key required (401) -> SDK
+                                               -> per-request key required (401)
+                                               -> protocol errors made safe -> SDK
 
 Startup refuses a non-loopback bind without bearer tokens unless ``insecure_no_auth`` is set.
 ``serve_http`` (the ``serve --transport http`` command) opens the backend and serves with
@@ -48,6 +49,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from taskgroup_mcp.commands._http_auth import AuthSetupError, StaticTokenVerifier
+from taskgroup_mcp.commands._http_errors import SafeProtocolErrors
 from taskgroup_mcp.commands._http_guard import (
     API_KEY_HEADER,
     CallerKeyRequired,
@@ -198,7 +200,7 @@ def build_http_app(
         max_request_body_size=settings.max_request_body_bytes,
         host=settings.host,
     )
-    endpoint: ASGIApp = mcp_app
+    endpoint: ASGIApp = SafeProtocolErrors(mcp_app)  # protocol errors never quote the request
     if settings.per_request_api_key and not settings.per_request_api_key_fallback:
         endpoint = CallerKeyRequired(endpoint)  # after auth: an unauthenticated caller gets the bearer 401
     routes: list[Route] = []
