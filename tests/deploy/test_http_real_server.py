@@ -12,6 +12,7 @@ import anyio
 import httpx2
 import pytest
 from deploy_harness import INITIALIZE, MCP_HEADERS, TOKEN, Running, client, serving
+from mcp import MCPError
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -204,3 +205,48 @@ async def test_inputs_file_is_refused_over_http_unless_enabled(tmp_path: Path) -
     assert refused.is_error
     assert "inputs_file" in str(refused.content)
     assert api_requests(sandbox) == before
+
+
+async def test_with_per_request_keys_each_caller_reads_only_its_own_exports(tmp_path: Path) -> None:
+    keys = {"alpha": "tenant-alpha-key-0123456789", "beta": "tenant-beta-key-0123456789"}
+    async with Sandbox(SandboxConfig(speed=600.0)) as sandbox:
+        transport = httpx2.ASGITransport(app=sandbox.app)
+        settings = Settings(
+            per_request_api_key=True,
+            auth_tokens=[SecretStr(TOKEN)],
+            parallel_base_url="http://api.test",
+            export_dir=tmp_path / "exports",
+            port=0,
+        )
+
+        def factory() -> ParallelClient:
+            return ParallelClient.from_settings(settings, transport=transport)
+
+        def as_caller(name: str, url: str) -> Any:
+            return client(url, headers={"Authorization": f"Bearer {TOKEN}", "X-Parallel-Api-Key": keys[name]})
+
+        async with serving(build_http_app(settings, build_server(settings, factory))) as running:
+            with anyio.fail_after(60):
+                async with as_caller("alpha", running.mcp_url) as alpha:
+                    created = await alpha.call_tool("create_task_group", {})
+                    gid = str((created.structured_content or {})["task_group_id"])
+                    await alpha.call_tool("add_runs", {"task_group_id": gid, "inputs": ["a", "b"]})
+                    await alpha.call_tool(
+                        "wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 20}
+                    )
+                    exported = await alpha.call_tool("export_task_group_results", {"task_group_id": gid})
+                    assert not exported.is_error, exported.content
+                    data = exported.structured_content or {}
+                    own = await alpha.read_resource(str(data["uri"]))
+                async with as_caller("beta", running.mcp_url) as beta:
+                    with pytest.raises(MCPError) as other:
+                        await beta.read_resource(str(data["uri"]))
+                    missing_uri = str(data["uri"]).replace(gid, "tgrp_nothing")
+                    with pytest.raises(MCPError) as missing:
+                        await beta.read_resource(missing_uri)
+        sandbox.close()
+    path = Path(str(data["path"]))
+    assert path.parent.parent == tmp_path / "exports" / "tenants"
+    assert keys["alpha"] not in str(path)
+    assert "a" in own.contents[0].text  # type: ignore[union-attr]
+    assert str(other.value).replace(gid, "tgrp_nothing") == str(missing.value)

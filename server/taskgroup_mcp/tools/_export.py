@@ -1,4 +1,8 @@
-"""Export a whole group to JSONL or CSV under the export directory, with an exactly-once check."""
+"""Export a whole group to JSONL or CSV under the export directory, with an exactly-once check.
+
+Files live in the caller's scope of the export directory (``_export_files``: one directory per
+tenant in per-request-key mode, 0700 directories, 0600 files, no link ever followed).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+from mcp.server.mcpserver.exceptions import ToolError
 
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
 
 from ._answer import closing
+from ._export_files import ExportDir, ExportDirError
 from ._models import ExportResult
 from ._sanitize import SECRETS, THIRD_PARTY_NOTICE
 from ._shaping import BasisMode, json_text, shape_run
@@ -29,14 +35,6 @@ def export_uri(name: str) -> str:
     return EXPORT_URI_PREFIX + name
 
 
-def export_path(export_dir: Path, name: str) -> Path | None:
-    """The file behind an export name, or None if the name is not a plain file name in the directory."""
-    if not name or _SAFE.search(name) or name.startswith("."):
-        return None
-    path = export_dir / name
-    return path if path.is_file() else None
-
-
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -45,9 +43,16 @@ def _csv_cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _write_csv(jsonl: Path, target: Path, include_basis: bool) -> None:
+def _reader(directory: ExportDir, name: str) -> int:
+    fd = directory.open_regular(name)
+    if fd is None:
+        raise ToolError("The export's staging file vanished while it was written; call again.")
+    return fd
+
+
+def _write_csv(directory: ExportDir, jsonl: str, target: str, include_basis: bool) -> None:
     columns: dict[str, None] = {}
-    with jsonl.open(encoding="utf-8") as f:
+    with open(_reader(directory, jsonl), encoding="utf-8") as f:
         for line in f:
             output = json.loads(line).get("output")
             if isinstance(output, dict):
@@ -56,7 +61,10 @@ def _write_csv(jsonl: Path, target: Path, include_basis: bool) -> None:
             elif output is not None:
                 columns.setdefault("output", None)
     header = [*_FIXED_COLUMNS, *columns, "input", *(["basis"] if include_basis else [])]
-    with jsonl.open(encoding="utf-8") as src, target.open("w", encoding="utf-8", newline="") as dst:
+    with (
+        open(_reader(directory, jsonl), encoding="utf-8") as src,
+        directory.writer(target, newline="") as dst,
+    ):
         writer = csv.writer(dst)
         writer.writerow(header)
         for line in src:
@@ -81,20 +89,41 @@ async def export_group(
     fmt: ExportFormat,
     include_basis: BasisMode,
     notice: str | None,
+    tenant: str | None = None,
 ) -> ExportResult:
-    """Stream every run of the group to a file; count each input (by its client id) once."""
-    await anyio.Path(export_dir).mkdir(parents=True, exist_ok=True)
+    """Stream every run of the group to a file in ``tenant``'s scope (None: the operator's);
+    count each input (by its client id) once."""
+    try:
+        directory = await anyio.to_thread.run_sync(lambda: ExportDir.open(export_dir, tenant, create=True))
+    except ExportDirError as exc:
+        raise ToolError(f"Cannot export: {exc}") from None
+    assert directory is not None  # created above
+    with directory:
+        return await _export_into(
+            directory, client, group_id, fmt=fmt, include_basis=include_basis, notice=notice
+        )
+
+
+async def _export_into(
+    directory: ExportDir,
+    client: ParallelClient,
+    group_id: str,
+    *,
+    fmt: ExportFormat,
+    include_basis: BasisMode,
+    notice: str | None,
+) -> ExportResult:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     name = f"{_SAFE.sub('_', group_id)}-{stamp}.{fmt}"
-    target = export_dir / name
-    staging = export_dir / f".{name}.jsonl.part"
+    staging = f".{name}.jsonl.part"
     cids: Counter[str] = Counter()
     rows = 0
     without_cid = 0
     buffer: list[str] = []
     try:
         stream = client.iter_results(group_id, include_input=True, include_output=True)
-        async with await anyio.open_file(staging, "w", encoding="utf-8") as out, closing(stream) as events:
+        staged = anyio.wrap_file(await anyio.to_thread.run_sync(directory.writer, staging))
+        async with staged as out, closing(stream) as events:
             async for event in events:
                 cid = (event.run.metadata or {}).get(RESERVED_METADATA_KEY)
                 if isinstance(cid, str) and cid:
@@ -112,14 +141,20 @@ async def export_group(
             if buffer:
                 await out.write("".join(buffer))
         if fmt == "jsonl":
-            await anyio.Path(staging).rename(target)
+            await anyio.to_thread.run_sync(directory.rename, staging, name)
         else:
-            await anyio.to_thread.run_sync(_write_csv, staging, target, include_basis != "none")
+            try:
+                await anyio.to_thread.run_sync(_write_csv, directory, staging, name, include_basis != "none")
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(directory.unlink, name)
+                raise
     finally:
         # A failed or cancelled export leaves no half-written file behind.
         with anyio.CancelScope(shield=True):
-            await anyio.Path(staging).unlink(missing_ok=True)
-    size = (await anyio.Path(target).stat()).st_size
+            await anyio.to_thread.run_sync(directory.unlink, staging)
+    size = await anyio.to_thread.run_sync(directory.size, name)
+    target = directory.path / name
     duplicates = sum(1 for n in cids.values() if n > 1)
     return ExportResult(
         task_group_id=group_id,

@@ -13,9 +13,10 @@ from pydantic import Field
 
 from taskgroup_mcp import wire
 
-from ._app import app_state, client_for
+from ._app import app_state, caller_tenant, client_for
 from ._errors import to_tool_error
-from ._export import EXPORT_URI_PREFIX, export_path
+from ._export import EXPORT_URI_PREFIX
+from ._export_files import read_export
 from ._params import ID_PATTERN
 from ._shaping import json_text
 from ._status import summarize
@@ -99,11 +100,13 @@ def register_resources(server: MCPServer[Any]) -> None:
         EXPORT_URI_PREFIX + "{name}", name="export", title="An exported results file", mime_type="text/plain"
     )
     async def export_file(name: str, ctx: Context[Any, Any]) -> str:
-        path = export_path(app_state(ctx).settings.export_dir, name)
-        if path is None:
+        # Only the caller's own scope is searched: another tenant's export reads as missing.
+        root, tenant = app_state(ctx).settings.export_dir, caller_tenant(ctx)
+        text = await anyio.to_thread.run_sync(read_export, root, tenant, name)
+        if text is None:
             raise ResourceNotFoundError(
                 f"No export named '{name[:80]}'. Call export_task_group_results first."
             )
-        return await anyio.Path(path).read_text(encoding="utf-8")
+        return text
 
     server.prompt(name="plan_fan_out", title="Plan a fan-out research job")(plan_fan_out)

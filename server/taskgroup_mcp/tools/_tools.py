@@ -15,7 +15,7 @@ from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
 
 from ._answer import Progress, answer
-from ._app import AppState, app_state, client_for, remember_fan_out, remembered_fan_out
+from ._app import AppState, app_state, caller_tenant, client_for, remember_fan_out, remembered_fan_out
 from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
@@ -412,7 +412,7 @@ async def export_task_group_results(
     try:
         result = await export_group(
             client_for(ctx), task_group_id, export_dir=state.settings.export_dir, fmt=format,
-            include_basis=include_basis, notice=state.notice,
+            include_basis=include_basis, notice=state.notice, tenant=caller_tenant(ctx),
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
