@@ -17,6 +17,7 @@ from taskgroup_mcp.config import Settings
 
 from ._app import AppState, ClientFactory, make_lifespan
 from ._arguments import format_problems, problems_from_validation
+from ._explorer import explorer_extension, explorer_middleware, with_explorer
 from ._middleware import redaction_middleware
 from ._resources import register_resources
 from ._sanitize import SANDBOX_NOTICE, install_log_redaction
@@ -73,8 +74,9 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
         version=__version__,
         instructions=instructions,
         lifespan=make_lifespan(settings, client_factory),
-        tools=[_tool(fn, title, ann) for fn, title, ann in TOOLS],
-        middleware=[redaction_middleware],
+        tools=with_explorer([_tool(fn, title, ann) for fn, title, ann in TOOLS], _tool),
+        extensions=[explorer_extension()],
+        middleware=[redaction_middleware, explorer_middleware],
     )
 
     register_resources(server)

@@ -1,0 +1,313 @@
+"""The task-group explorer: an MCP App (extension ``io.modelcontextprotocol/ui``).
+
+One self-contained HTML resource, ``ui://taskgroup/explorer`` (``explorer.html`` beside this
+module, served as ``text/html;profile=mcp-app``), that a host renders in a sandboxed iframe when
+``fan_out``, ``wait_for_task_group`` or ``get_task_group_results`` is called. The app reads the
+group through two tools only the app sees (``_meta.ui.visibility = ["app"]``), with pages far
+larger than a model's budget, so big groups never pass through the model.
+
+Graceful degradation: a client that did not negotiate the extension gets exactly today's tool
+results and does not see the app-only tools. With Apps the model gets a short summary of a
+results page (a small sample and the cursor) while the app shows every row.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import math
+from collections.abc import Callable
+from typing import Annotated, Any, cast
+
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, client_supports_apps
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.tools.base import Tool
+from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from taskgroup_mcp.client import RESERVED_METADATA_KEY
+
+from ._answer import answer, closing
+from ._app import app_state, client_for
+from ._errors import to_tool_error
+from ._models import GroupStatus
+from ._params import GroupId
+from ._sanitize import THIRD_PARTY_NOTICE
+from ._shaping import decode_cursor, encode_cursor, json_text, read_page, shape_run
+from ._spend import Estimate, estimate, refusal
+from ._status import summarize
+
+__all__ = [
+    "APP_MIME_TYPE",
+    "EXPLORER_URI",
+    "EXTENSION_ID",
+    "LINKED_TOOLS",
+    "explorer_extension",
+    "explorer_html",
+    "explorer_middleware",
+    "with_explorer",
+]
+
+EXPLORER_URI = "ui://taskgroup/explorer"
+LINKED_TOOLS = ("fan_out", "wait_for_task_group", "get_task_group_results")
+"""Model tools whose results the host shows in the explorer (``_meta.ui.resourceUri``)."""
+SUMMARIZED_TOOLS = ("fan_out", "get_task_group_results")
+"""Of those, the ones whose results pages the model gets as a short summary under Apps."""
+ROWS_DEFAULT_LIMIT = 1_000
+ROWS_MAX_LIMIT = 2_000
+ROWS_BUDGET_CHARS = 2_000_000
+"""A rows page stays under about 2 MB of JSON: large for a postMessage, tiny for a browser."""
+SAMPLE_ITEMS = 5
+SAMPLE_VALUE_CHARS = 120
+
+
+@functools.cache
+def explorer_html() -> str:
+    """The app's HTML, shipped as package data (no Node needed to install or serve it)."""
+    return (
+        importlib.resources.files("taskgroup_mcp.tools").joinpath("explorer.html").read_text(encoding="utf-8")
+    )
+
+
+# ----------------------------------------------------------------------------- app-only tools
+
+
+class ExplorerRows(BaseModel):
+    task_group_id: str
+    status: GroupStatus
+    rows: list[dict[str, Any]] = Field(
+        description="one record per run: key, run_id, status, output, error, input"
+    )
+    returned: int
+    next_cursor: str | SkipJsonSchema[None] = None
+    content_notice: str | SkipJsonSchema[None] = None
+    notice: str | SkipJsonSchema[None] = None
+
+
+class RetryEstimate(BaseModel):
+    task_group_id: str
+    failed: int = Field(description="failed runs whose inputs a retry would add again")
+    estimate: Estimate
+    needs_confirmation: bool = Field(description="above the server's spend limit: pass confirm_cost_usd")
+    confirm_cost_usd: float = Field(description="the value to pass as confirm_cost_usd to retry_failed_runs")
+    notice: str | SkipJsonSchema[None] = None
+
+
+async def read_group_rows(
+    ctx: Context[Any, Any],
+    task_group_id: GroupId,
+    cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    limit: Annotated[
+        int, Field(ge=1, le=ROWS_MAX_LIMIT, description="at most this many runs (default 1000)")
+    ] = ROWS_DEFAULT_LIMIT,
+) -> Annotated[CallToolResult, ExplorerRows]:
+    """For the task-group explorer app: the group's status and one large page of its runs
+    (inputs and full outputs). Not for the model: use get_task_group_results."""
+    state = app_state(ctx)
+    try:
+        client = client_for(ctx)
+        position = decode_cursor(cursor, task_group_id, None) if cursor else None
+        group = await client.get_task_group(task_group_id)
+
+        def shape(event: Any) -> dict[str, Any]:
+            return shape_run(event, include_input=True, reserved_key=RESERVED_METADATA_KEY)
+
+        stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)  # pyright: ignore[reportArgumentType]
+        async with closing(stream) as events:
+            page = await read_page(events, shape=shape, limit=limit, budget_chars=ROWS_BUDGET_CHARS)
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    last = page.event_ids[-1] if page.event_ids else None
+    next_cursor = encode_cursor(task_group_id, last, None) if last and not page.exhausted else None
+    return answer(
+        ExplorerRows(
+            task_group_id=task_group_id,
+            status=summarize(group),
+            rows=page.items,
+            returned=len(page.items),
+            next_cursor=next_cursor,
+            content_notice=THIRD_PARTY_NOTICE if page.items else None,
+            notice=state.notice,
+        )
+    )
+
+
+async def estimate_retry(
+    ctx: Context[Any, Any], task_group_id: GroupId
+) -> Annotated[CallToolResult, RetryEstimate]:
+    """For the task-group explorer app: what retry_failed_runs would add and cost, so the user can
+    confirm before anything is billed. Not for the model."""
+    state = app_state(ctx)
+    processors: list[tuple[str, str]] = []
+    try:
+        stream = client_for(ctx).iter_results(
+            task_group_id, status="failed", include_input=True, include_output=False
+        )
+        async with closing(stream) as events:
+            async for event in events:
+                if event.input is not None:
+                    processors.append((event.input.processor, "processor"))
+        est = estimate(processors, state.settings)
+    except Exception as exc:
+        raise to_tool_error(exc, group_id=task_group_id) from None
+    confirm = math.ceil(round(est.cost_usd * 100, 6)) / 100  # whole cents, rounded up
+    return answer(
+        RetryEstimate(
+            task_group_id=task_group_id,
+            failed=len(processors),
+            estimate=est,
+            needs_confirmation=refusal(est, None, offer_dry_run=False) is not None,
+            confirm_cost_usd=confirm,
+            notice=state.notice,
+        )
+    )
+
+
+_APP_READ = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
+APP_TOOLS: list[tuple[Any, str, ToolAnnotations]] = [
+    (read_group_rows, "Explorer: read a group's rows", _APP_READ),
+    (estimate_retry, "Explorer: estimate a retry", _APP_READ),
+]
+
+
+def with_explorer(tools: list[Tool], build: Callable[[Any, str, ToolAnnotations], Tool]) -> list[Tool]:
+    """``tools`` with the explorer linked to the model tools that show groups, plus the app-only
+    tools (built with ``build``, the server's own tool factory)."""
+    for tool in tools:
+        if tool.name in LINKED_TOOLS:
+            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": EXPLORER_URI}}
+    app_tools: list[Tool] = []
+    for fn, title, hints in APP_TOOLS:
+        tool = build(fn, title, hints)
+        tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": EXPLORER_URI, "visibility": ["app"]}}
+        app_tools.append(tool)
+    return [*tools, *app_tools]
+
+
+def explorer_extension() -> Apps:
+    """The Apps extension: advertises ``io.modelcontextprotocol/ui`` and serves the HTML."""
+    apps = Apps()
+    apps.add_html_resource(
+        EXPLORER_URI,
+        explorer_html(),
+        name="taskgroup_explorer",
+        title="Task-group explorer",
+        description="Live progress, every run in a sortable table, citations, retry and export of a task group.",
+        prefers_border=True,
+    )
+    return apps
+
+
+APP_ONLY_TOOL_NAMES = tuple(fn.__name__ for fn, _, _ in APP_TOOLS)
+
+
+# ----------------------------------------------------------------------------- the model's view
+
+
+def _mapping(value: Any) -> dict[str, Any] | None:
+    """``value`` as a JSON object, or None if it is not one."""
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
+
+
+def _short(value: Any) -> Any:
+    """A value cut for a summary: long strings shortened, nested values reduced to a few keys."""
+    if isinstance(value, str):
+        return value if len(value) <= SAMPLE_VALUE_CHARS else value[: SAMPLE_VALUE_CHARS - 1] + "…"
+    mapping = _mapping(value)
+    if mapping is not None:
+        return {str(k): _short(v) for k, v in list(mapping.items())[:6]}
+    if isinstance(value, list):
+        return [_short(v) for v in cast("list[Any]", value)[:3]]
+    return value
+
+
+def summarize_page(page: dict[str, Any]) -> dict[str, Any]:
+    """A results page as the model sees it when the user has the explorer: counts, a sample of
+    a few runs, the cursor; every run is in the app."""
+    items: list[Any] = list(page.get("items") or [])
+    counts: dict[str, int] = {}
+    for item in items:
+        entry = _mapping(item) or {}
+        status = str(entry.get("status", ""))
+        counts[status] = counts.get(status, 0) + 1
+    summary: dict[str, Any] = {
+        "task_group_id": page.get("task_group_id", ""),
+        "returned": page.get("returned", len(items)),
+        "by_status": counts,
+        "sample": [_short(i) for i in items[:SAMPLE_ITEMS]],
+    }
+    for key in ("next_cursor", "group_active", "content_notice", "notes"):
+        if key in page:
+            summary[key] = page[key]
+    summary["shown_in_explorer"] = (
+        "The user sees every run of this page (inputs, outputs, citations) in the task-group explorer; "
+        "this is a sample. For one run in full call get_task_run; for all of them, export_task_group_results."
+    )
+    for key in ("next_step", "notice"):
+        if key in page:
+            summary[key] = page[key]
+    return summary
+
+
+def model_summary(tool: str, structured: dict[str, Any]) -> dict[str, Any]:
+    """The text a model gets from ``tool`` under Apps (the structured content stays complete)."""
+    if tool == "get_task_group_results":
+        return summarize_page(structured)
+    summary = dict(structured)
+    results = _mapping(summary.get("results"))
+    if results is not None:
+        summary["results"] = summarize_page(results)
+    return summary
+
+
+def _dump(result: Any) -> dict[str, Any] | None:
+    if isinstance(result, BaseModel):
+        result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return _mapping(result)
+
+
+def _visible(tools: list[Any]) -> list[Any]:
+    """The tools a client without Apps may see: all but the app-only ones."""
+    kept: list[Any] = []
+    for entry in tools:
+        meta = _mapping((_mapping(entry) or {}).get("_meta")) or {}
+        ui = _mapping(meta.get("ui")) or {}
+        if ui.get("visibility") != ["app"]:
+            kept.append(entry)
+    return kept
+
+
+async def explorer_middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Graceful degradation, both ways: without Apps the app-only tools are not listed; with Apps
+    the results pages of the linked tools reach the model as a short summary."""
+    if ctx.method not in ("tools/list", "tools/call"):
+        return await call_next(ctx)
+    result = await call_next(ctx)
+    apps = client_supports_apps(ctx)
+    if ctx.method == "tools/list":
+        # Capabilities unknown (a stateless HTTP request after a legacy handshake): list the app-only
+        # tools, so an Apps host can still call them; hide them only from clients known to lack Apps.
+        if apps or ctx.session.client_capabilities is None:
+            return result
+        data = _dump(result)
+        tools = data.get("tools") if data is not None else None
+        if data is None or not isinstance(tools, list):
+            return result
+        return {**data, "tools": _visible(cast("list[Any]", tools))}
+    name = (_mapping(ctx.params) or {}).get("name")
+    if not apps or name not in SUMMARIZED_TOOLS:
+        return result
+    data = _dump(result)
+    structured = _mapping(data.get("structuredContent")) if data is not None else None
+    if data is None or structured is None or data.get("isError"):
+        return result
+    content: list[Any] = list(cast("list[Any]", data.get("content") or []))
+    first = _mapping(content[0]) if content else None
+    if first is None or first.get("type") != "text":
+        return result
+    content[0] = {**first, "text": json_text(model_summary(str(name), structured))}
+    return {**data, "content": content}
