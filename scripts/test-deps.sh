@@ -34,3 +34,19 @@ fi
 if [ "$(id -u)" = "0" ] && ! id postgres >/dev/null 2>&1; then
   apt_install postgresql
 fi
+
+# Browser tests (tests/browser): Debian's Chromium, driven by Playwright (no browser download).
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+
+# Browser tests: the test-only host page uses the official MCP Apps AppBridge from npm (pinned in
+# tests/browser/host/package-lock.json), bundled with esbuild. Never part of the package.
+HOST_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/browser/host"
+if [ ! -x "$HOST_DIR/node_modules/.bin/esbuild" ] || [ "$HOST_DIR/package-lock.json" -nt "$HOST_DIR/node_modules/.package-lock.json" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  echo "test-deps: installing the browser tests' npm packages (tests/browser/host)" >&2
+  (cd "$HOST_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
