@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from taskgroup_mcp import __version__
 from taskgroup_mcp.config import SettingsError
 
-_COMMANDS = ("serve", "sandbox", "demo", "check")
+_COMMANDS = ("serve", "sandbox", "demo", "check", "ui")
 
 
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--sandbox", action="store_true", default=None, help="check against the embedded sandbox"
     )
+    ui = sub.add_parser("ui", help="open the task-group explorer in a browser (a local page on 127.0.0.1)")
+    ui.add_argument("group", nargs="?", default=None, help="the task group to show (tgrp_...)")
+    ui.add_argument(
+        "--sandbox", action="store_true", default=None, help="against the embedded sandbox (synthetic data)"
+    )
+    ui.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
+    ui.add_argument("--no-browser", action="store_true", help="only print the URL")
     return parser
 
 

@@ -9,9 +9,11 @@ import pytest
 from browser_harness import CHROMIUM, CHROMIUM_ARGS, LiveServer, live_server, require_test_parts
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    """Debian's Chromium, headless, driven by Playwright (no browser download). Module scope: while
+    Playwright's sync API runs, its event loop occupies this thread, and the async tests of the other
+    folders need it free."""
     require_test_parts()
     from playwright.sync_api import sync_playwright
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,11 @@ def test_the_demo_command_exits_zero_and_shows_every_step(tmp_path: Path) -> Non
     exports = list(tmp_path.glob("*.csv"))
     assert len(exports) == 1 and str(exports[0]) in out
     assert "Done in" in out
+    group = re.search(r"create_task_group -> (tgrp_\w+)", out)
+    assert group is not None
+    assert out.rstrip().splitlines()[-2] == (
+        f"Open the group in the task-group explorer: taskgroup-mcp ui --sandbox {group.group(1)}"
+    )
 
 
 @pytest.mark.anyio

@@ -242,6 +242,11 @@ async def _drive(
     _judge(report, len(inputs))
 
 
+def explorer_command(group_id: str) -> str:
+    """The command that opens ``group_id`` in the explorer (``taskgroup-mcp ui``)."""
+    return f"taskgroup-mcp ui --sandbox {group_id}"
+
+
 def _company(item: Mapping[str, Any]) -> str:
     """The company a result is about: the first part of its input key ("company | question")."""
     return str(item.get("key", "")).split(" | ", 1)[0]
@@ -360,6 +365,7 @@ async def run_demo(
         o.block([f"- {p}" for p in report.problems])
     else:
         o.line(f"Done in {report.seconds:.1f} s. The CSV is at {report.export_path}")
+        o.line(f"Open the group in the task-group explorer: {explorer_command(report.task_group_id)}")
     o.line("Reminder: all of the data above is synthetic (sandbox). Set PARALLEL_API_KEY for real research.")
     return report
 
