@@ -83,7 +83,7 @@ def pages(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "rows": c,
             "returned": len(c),
             **({"next_cursor": str(k + 1)} if k + 1 < len(chunks) else {}),
-        }  # fmt: skip
+        }
         for k, c in enumerate(chunks)
     ]
 
@@ -166,8 +166,29 @@ window.filterBy = (needle) => new Promise((done) => {
 FRAME_TIME = "() => new Promise((done) => requestAnimationFrame(() => done(performance.timeOrigin + performance.now())))"
 
 
-def metrics(page: Any) -> dict[str, float]:
-    cdp = page.context.new_cdp_session(page)
+def renderer_rss_mb(marker: str) -> float:
+    """Resident memory of this browser's renderer processes (found by their profile directory)."""
+    total_kb = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if marker.encode() not in cmdline or b"--type=renderer" not in cmdline:
+                continue
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+def metrics(page: Any, target: Any = None) -> dict[str, float]:
+    """JS heap and DOM nodes of ``target`` (a page, or an out-of-process frame: Chromium isolates
+    sandboxed iframes in a process of their own) after a garbage collection."""
+    cdp = page.context.new_cdp_session(target or page)
     cdp.send("HeapProfiler.collectGarbage")
     cdp.send("Performance.enable")
     values = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
@@ -175,8 +196,9 @@ def metrics(page: Any) -> dict[str, float]:
     return {"heap_mb": values["JSHeapUsedSize"] / 1e6, "nodes": values["Nodes"]}
 
 
-def explorer_round(browser: Any, host_file: Path, n: int) -> dict[str, float]:
-    page = browser.new_page(viewport={"width": 1240, "height": 800})
+def explorer_round(browser: Any, host_file: Path, n: int, marker: str) -> dict[str, float]:
+    before = renderer_rss_mb(marker)
+    page = browser.new_page()
     page.goto(host_file.as_uri())
     app = next(f for f in page.frames if f.parent_frame is not None)
     # Both frames read one clock: timeOrigin + now() is epoch time. Polled every frame, so the
@@ -207,13 +229,16 @@ def explorer_round(browser: Any, host_file: Path, n: int) -> dict[str, float]:
         "() => { document.getElementById('search').value = ''; document.getElementById('search').dispatchEvent(new Event('input')); }"
     )
     page.wait_for_timeout(300)
-    m = metrics(page)
+    host, frame = metrics(page), metrics(page, app)
+    m = {"heap_mb": host["heap_mb"] + frame["heap_mb"], "nodes": host["nodes"] + frame["nodes"],
+         "rss_mb": renderer_rss_mb(marker) - before}  # fmt: skip
     page.close()
     return {"full_ms": full_ms, "sort_ms": sort_ms, "filter_ms": filter_ms, "frame_ms": scroll_ms, **m}
 
 
-def plain_round(browser: Any, plain_file: Path) -> dict[str, float]:
-    page = browser.new_page(viewport={"width": 1240, "height": 800})
+def plain_round(browser: Any, plain_file: Path, marker: str) -> dict[str, float]:
+    before = renderer_rss_mb(marker)
+    page = browser.new_page()
     page.goto(plain_file.as_uri())
     full_ms = page.evaluate("() => window.render()")
     sort_ms = page.evaluate("() => window.sortBy()")
@@ -224,7 +249,7 @@ def plain_round(browser: Any, plain_file: Path) -> dict[str, float]:
               else done((performance.now() - t0) / frames); }; requestAnimationFrame(step); })"""
     )
     page.evaluate("() => window.filterBy('')")
-    m = metrics(page)
+    m = {**metrics(page), "rss_mb": renderer_rss_mb(marker) - before}
     page.close()
     return {"full_ms": full_ms, "sort_ms": sort_ms, "filter_ms": filter_ms, "frame_ms": scroll_ms, **m}
 
@@ -248,9 +273,17 @@ def main() -> None:
         )
         plain_file.write_text(PLAIN.replace("__PAGES__", payload))
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            ours = [explorer_round(browser, host_file, args.runs) for _ in range(args.rounds)]
-            plain = [plain_round(browser, plain_file) for _ in range(args.rounds)]
+            profile = Path(tmp) / "profile-explorer-bench"
+            browser = pw.chromium.launch_persistent_context(
+                str(profile),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=ARGS,
+                viewport={"width": 1240, "height": 800},
+            )
+            marker = str(profile)
+            ours = [explorer_round(browser, host_file, args.runs, marker) for _ in range(args.rounds)]
+            plain = [plain_round(browser, plain_file, marker) for _ in range(args.rounds)]
             browser.close()
 
     def med(results: list[dict[str, float]], key: str) -> float:
@@ -262,6 +295,7 @@ def main() -> None:
         ("text filter", "filter_ms", "ms", "<= 200"),
         ("scrolling, time per frame", "frame_ms", "ms", "<= 20"),
         ("JS heap after GC", "heap_mb", "MB", None),
+        ("renderer memory (RSS) of the page", "rss_mb", "MB", None),
         ("DOM nodes", "nodes", "nodes", None),
     ]
     figures = []

@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TIMEOUT_S = 1_800
 QUICK_ARGS = {
+    "bench_explorer": ["--runs", "2000", "--rounds", "1"],
     "bench_http": ["--clients", "4", "--calls", "40", "--rounds", "1"],
     "bench_sandbox": ["--runs", "2000", "--batch", "500"],
     "bench_status": ["--calls", "50", "--warmup", "5"],
