@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from starlette.responses import FileResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from taskgroup_mcp.commands._demo_facts import serve_facts_server
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.commands.http import build_http_app
 from taskgroup_mcp.config import Settings
@@ -87,6 +88,8 @@ class LiveServer:
     """The real MCP server (tools on an embedded sandbox) under uvicorn in a thread of its own."""
 
     base: str = ""
+    facts_url: str = ""
+    """A company-facts MCP server on loopback that runs can be given (their tool calls show)."""
     export_dir: Path = Path()
     _thread: threading.Thread | None = None
     _stop: Callable[[], None] | None = None
@@ -147,7 +150,8 @@ def live_server(tmp: Path, *, fail_rate: float = 0.1, spend_limit_usd: float = 1
             port=0,
         )
         config = SandboxConfig(speed=SPEED, seed=11, fail_rate=fail_rate)
-        async with open_backend(settings, sandbox_config=config) as backend:
+        async with serve_facts_server() as facts, open_backend(settings, sandbox_config=config) as backend:
+            live.facts_url = facts.url
             server = build_server(backend.settings, backend.client_factory)
             app = with_host_page(build_http_app(backend.settings, server))
             uv = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
