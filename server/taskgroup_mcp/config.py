@@ -95,6 +95,11 @@ class Settings(BaseModel):
     """No tool waits longer than this (clients give up near 60 s)."""
     progress_interval_seconds: float = Field(5.0, gt=0, le=10)
     """A waiting tool sends a progress notification at least this often."""
+    max_waits_per_caller: int = Field(8, ge=1)
+    """Waits and result streams (wait_for_task_group, fan_out, get_task_group_results,
+    export_task_group_results) one caller may have in progress at once; more are refused."""
+    max_waits_total: int = Field(64, ge=1)
+    """The same, for all callers together: keeps part of the 100-connection API pool for short calls."""
     export_dir: Path = Field(default_factory=lambda: Path.home() / ".taskgroup-mcp" / "exports")
     allow_inputs_file: bool | None = None
     """None: allowed on stdio, refused over HTTP."""

@@ -16,15 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from anyio.abc import SocketStream
-from deploy_harness import TOKEN, client, serving, toy_server
+from deploy_harness import OTHER_TOKEN, TOKEN, client, serving, toy_server
 from pydantic import SecretStr
 from test_http_processes import free_port, server_env, wait_ready
 
+from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.commands._http_limits import default_max_connections
 from taskgroup_mcp.commands.http import build_http_app, uvicorn_config
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
+from taskgroup_mcp.tools import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +36,11 @@ PARTIAL_HEADERS = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: appli
 
 
 def settings(**overrides: Any) -> Settings:
-    return Settings(auth_tokens=[SecretStr(TOKEN)], port=0, **overrides)
+    return Settings(**({"auth_tokens": [SecretStr(TOKEN)], "port": 0} | overrides))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def slow_connection(port: int) -> SocketStream:
@@ -151,3 +159,58 @@ async def test_under_a_low_file_limit_a_flood_of_slow_connections_neither_starve
     assert status.is_error is False
     assert "out of system resource" not in text, "accept never ran out of descriptors"
     assert len(text) < 50_000
+
+
+async def test_one_caller_s_burst_of_waits_cannot_starve_another_caller_s_status() -> None:
+    """150 waits from one caller used to hold the whole API pool (another caller's status took 26 s).
+
+    Scaled down: a 20-connection pool, 30 waits from caller A on a group that never finishes, at most
+    4 waits per caller. A's extra waits are refused at once; B's status answers while A's 4 wait."""
+    per_caller, burst = 4, 30
+    async with Sandbox(SandboxConfig(speed=0.0001)) as sandbox, serving(sandbox.app) as upstream:
+        config = settings(
+            parallel_api_key=SecretStr("upstream-key-0123456789"),
+            parallel_base_url=upstream.base,
+            auth_tokens=[SecretStr(TOKEN), SecretStr(OTHER_TOKEN)],
+            max_waits_per_caller=per_caller,
+            max_waits_total=12,
+        )
+
+        def factory() -> ParallelClient:
+            pool = httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=20))
+            return ParallelClient.from_settings(config, transport=pool)
+
+        app = build_http_app(config, build_server(config, factory))
+        refused: list[str] = []
+        settled = anyio.Event()  # every wait of A's burst past its bound has been refused
+
+        async def wait_as_a(a: Any, gid: str) -> None:
+            result = await a.call_tool("wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 45})
+            if result.is_error:
+                refused.append(str(result.content[0].text))
+                if len(refused) == burst - per_caller:
+                    settled.set()
+
+        async with (
+            serving(app, config=uvicorn_config(app, config)) as running,
+            client(running.mcp_url) as a,
+            client(running.mcp_url, headers=bearer(OTHER_TOKEN)) as b,
+        ):
+            with anyio.fail_after(30):
+                created = await b.call_tool("create_task_group", {})
+                gid = str((created.structured_content or {})["task_group_id"])
+                await b.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow one", "slow two"]})
+            async with anyio.create_task_group() as tg:
+                for _ in range(burst):
+                    tg.start_soon(wait_as_a, a, gid)
+                with anyio.fail_after(30):
+                    await settled.wait()
+                held = len(upstream.server.server_state.connections)
+                with anyio.fail_after(15):  # generous; about 0.1 s when nothing starves it
+                    status = await b.call_tool("get_task_group_status", {"task_group_id": gid})
+                tg.cancel_scope.cancel()
+        sandbox.close()
+    assert not status.is_error and (status.structured_content or {})["total"] == 2
+    assert len(refused) == burst - per_caller
+    assert held < 12, "A's admitted waits hold a few upstream connections, not the 20 of the pool"
+    assert all("Too many waits at once" in text and "wait_for_task_group" in text for text in refused)

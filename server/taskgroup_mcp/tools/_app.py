@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections import Counter, OrderedDict
+from collections.abc import AsyncGenerator, Callable, Generator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,45 @@ class BoundedDict(OrderedDict[str, str]):
             self.popitem(last=False)
 
 
+class CallerSlots:
+    """Long calls (waits and result streams) in progress, per caller and in total.
+
+    Each holds an API connection for up to a wait window, and the API client's pool is shared:
+    without a bound, one caller's burst of waits would hold every connection and stall everyone's
+    short calls. Past a bound a call is refused at once (never queued) with a sentence to act on.
+    """
+
+    def __init__(self, per_caller: int, total: int) -> None:
+        self.per_caller = per_caller
+        self.total = total
+        self._held: Counter[str] = Counter()
+
+    @property
+    def in_progress(self) -> int:
+        return self._held.total()
+
+    @contextmanager
+    def hold(self, caller: str, tool: str) -> Generator[None]:
+        if self._held[caller] >= self.per_caller:
+            raise ToolError(
+                f"Too many waits at once: this caller already has {self.per_caller} waits or result "
+                f"streams in progress (the server's limit per caller). Let one return, then call {tool} "
+                "again; nothing was started, so calling again is safe."
+            )
+        if self.in_progress >= self.total:
+            raise ToolError(
+                f"The server is running its limit of {self.total} waits and result streams for all "
+                f"callers. Call {tool} again in a few seconds; nothing was started, so calling again is safe."
+            )
+        self._held[caller] += 1
+        try:
+            yield
+        finally:
+            self._held[caller] -= 1
+            if self._held[caller] <= 0:
+                del self._held[caller]
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -67,6 +106,10 @@ class AppState:
     paying for every run again."""
     tenants: OrderedDict[str, ParallelClient] = field(default_factory=lambda: OrderedDict())
     """Per-request-key clients by a hash of the key, so each account keeps one pacing budget."""
+    long_calls: CallerSlots = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.long_calls = CallerSlots(self.settings.max_waits_per_caller, self.settings.max_waits_total)
 
     @property
     def notice(self) -> str | None:
@@ -190,3 +233,10 @@ def client_for(ctx: Context[Any, Any]) -> ParallelClient:
         if not (state.settings.per_request_api_key_fallback and state.settings.api_key_configured):
             raise ToolError(NO_HEADER_MESSAGE)
     return state.client
+
+
+@contextmanager
+def long_call(ctx: Context[Any, Any], tool: str) -> Generator[None]:
+    """Count this call against its caller's (and the server's) bound on waits and streams."""
+    with app_state(ctx).long_calls.hold(caller_id(ctx), tool):
+        yield

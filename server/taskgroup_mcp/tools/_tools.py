@@ -15,7 +15,15 @@ from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
 
 from ._answer import Progress, answer
-from ._app import AppState, app_state, caller_tenant, client_for, remember_fan_out, remembered_fan_out
+from ._app import (
+    AppState,
+    app_state,
+    caller_tenant,
+    client_for,
+    long_call,
+    remember_fan_out,
+    remembered_fan_out,
+)
 from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
@@ -231,33 +239,34 @@ async def fan_out(
                 FanOutResult(task_group_id="", added=added, next_step=added.next_step, notice=state.notice)
             )
         client = client_for(ctx)
-        call_hash = _fan_out_hash(args)
-        reused = remembered_fan_out(state, client, call_hash)
-        if reused is None:
-            group = await client.create_task_group(metadata=metadata)
-            gid = group.taskgroup_id
-            remember_fan_out(state, client, call_hash, gid)
-        else:
-            gid = reused
-        added = await submit_plan(
-            client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
-            heartbeat=state.settings.progress_interval_seconds,
-        )  # fmt: skip
-        wanted = state.settings.wait_default_seconds if wait_seconds is None else wait_seconds
-        timeout = min(wanted, state.settings.wait_max_seconds)
-        wait: WaitResult | None = None
-        page: ResultsPage | None = None
-        if timeout > 0:
-            wait = await follow_group(
-                client, gid, timeout=timeout, until="done", cursors=state.event_cursors,
-                report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
+        with long_call(ctx, "fan_out"):  # before the group exists: a refusal leaves nothing behind
+            call_hash = _fan_out_hash(args)
+            reused = remembered_fan_out(state, client, call_hash)
+            if reused is None:
+                group = await client.create_task_group(metadata=metadata)
+                gid = group.taskgroup_id
+                remember_fan_out(state, client, call_hash, gid)
+            else:
+                gid = reused
+            added = await submit_plan(
+                client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
+                heartbeat=state.settings.progress_interval_seconds,
             )  # fmt: skip
-            if not wait.status.active:
-                page = await results_page(
-                    client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
-                    include_basis="none", include_input=False, max_tokens=max(MIN_MAX_TOKENS, max_tokens - 1_000),
-                    notice=state.notice,
+            wanted = state.settings.wait_default_seconds if wait_seconds is None else wait_seconds
+            timeout = min(wanted, state.settings.wait_max_seconds)
+            wait: WaitResult | None = None
+            page: ResultsPage | None = None
+            if timeout > 0:
+                wait = await follow_group(
+                    client, gid, timeout=timeout, until="done", cursors=state.event_cursors,
+                    report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
                 )  # fmt: skip
+                if not wait.status.active:
+                    page = await results_page(
+                        client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
+                        include_basis="none", include_input=False, max_tokens=max(MIN_MAX_TOKENS, max_tokens - 1_000),
+                        notice=state.notice,
+                    )  # fmt: skip
     except Exception as exc:
         error = to_tool_error(exc, group_id=gid or None)
         if not gid:
@@ -324,10 +333,11 @@ async def wait_for_task_group(
     timeout = min(wanted, state.settings.wait_max_seconds)
     try:
         client = client_for(ctx)
-        result = await follow_group(
-            client, task_group_id, timeout=timeout, until=until, cursors=state.event_cursors,
-            report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
-        )  # fmt: skip
+        with long_call(ctx, "wait_for_task_group"):
+            result = await follow_group(
+                client, task_group_id, timeout=timeout, until=until, cursors=state.event_cursors,
+                report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
+            )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     return answer(result)
@@ -364,10 +374,12 @@ async def get_task_group_results(
     whole group in one file use export_task_group_results."""
     state = app_state(ctx)
     try:
-        page = await results_page(
-            client_for(ctx), task_group_id, cursor=cursor, limit=limit, status=status, fields=fields,
-            include_basis=include_basis, include_input=include_input, max_tokens=max_tokens, notice=state.notice,
-        )  # fmt: skip
+        client = client_for(ctx)
+        with long_call(ctx, "get_task_group_results"):
+            page = await results_page(
+                client, task_group_id, cursor=cursor, limit=limit, status=status, fields=fields,
+                include_basis=include_basis, include_input=include_input, max_tokens=max_tokens, notice=state.notice,
+            )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     return answer(page)
@@ -410,10 +422,12 @@ async def export_task_group_results(
     exactly-once check (each input present once). Use it instead of paging large groups."""
     state = app_state(ctx)
     try:
-        result = await export_group(
-            client_for(ctx), task_group_id, export_dir=state.settings.export_dir, fmt=format,
-            include_basis=include_basis, notice=state.notice, tenant=caller_tenant(ctx),
-        )  # fmt: skip
+        client = client_for(ctx)
+        with long_call(ctx, "export_task_group_results"):
+            result = await export_group(
+                client, task_group_id, export_dir=state.settings.export_dir, fmt=format,
+                include_basis=include_basis, notice=state.notice, tenant=caller_tenant(ctx),
+            )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     link = ResourceLink(
