@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskgroup_mcp.sandbox")
 
 PAGE = 500
+_BURST = 25  # runs per chunk written to a runs stream
 _POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15.0
 """An open stream with nothing to say sends an SSE comment this often, so readers with a read
@@ -292,22 +293,25 @@ class Api:
                 page = store.group_runs(gid, position, status, PAGE)
                 if not page:
                     return
-                parts: list[str] = []
-                for run in page:
-                    event = TaskRunEvent(
-                        event_id=str(run.index),
-                        run=run_view(run),
-                        input=input_view(run) if include_input else None,
-                        output=build_output(run, seed)
-                        if include_output and run.status == "completed"
-                        else None,
-                    )
-                    parts.append(frame(event))
-                yield "".join(parts)
+                # Small bursts with a checkpoint between them: a reader that stops after a few
+                # runs (one page of results) is not made to wait while hundreds more are built.
+                for start in range(0, len(page), _BURST):
+                    parts: list[str] = []
+                    for run in page[start : start + _BURST]:
+                        event = TaskRunEvent(
+                            event_id=str(run.index),
+                            run=run_view(run),
+                            input=input_view(run) if include_input else None,
+                            output=build_output(run, seed)
+                            if include_output and run.status == "completed"
+                            else None,
+                        )
+                        parts.append(frame(event))
+                    yield "".join(parts)
+                    await anyio.lowlevel.checkpoint()
                 position = page[-1].index
                 if len(page) < PAGE:
                     return
-                await anyio.lowlevel.checkpoint()
 
         return _sse(gen())
 
