@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import taskgroup_mcp.config
+from file_report import FileReport
 from pg_server import PostgresServer, PostgresUnavailable, start_postgres
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--file-report",
+        action="store_true",
+        default=False,
+        help="one line per test file (outcomes and time) instead of a dot per test",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("file_report"):
+        config.pluginmanager.register(FileReport(config), "file-report")
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. Most tests wait on subprocesses, sockets and the
+    sandbox's clock rather than compute, so a 2-core machine runs four files at once best
+    (measured: 1 worker 173 s, 2 workers 117 s, 4 workers 75 s). PYTEST_XDIST_AUTO_NUM_WORKERS
+    overrides it."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").isdigit():
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(2, 2 * cores)
 
 
 @pytest.fixture
