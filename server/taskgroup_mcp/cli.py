@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--webhook-secret", default=None, help="secret that signs webhook deliveries")
     sandbox.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run-creating POSTs per minute per API key before 429 with Retry-After "
+        "(default 2000, as documented; 0 turns the limit off)",
+    )
+    sandbox.add_argument(
         "--faults",
         default=None,
         help="comma-separated name=value faults for run-creating requests, e.g. "

@@ -69,6 +69,8 @@ class Settings(BaseModel):
     """Serve against the embedded sandbox instead of the real API (synthetic data, no key)."""
     sandbox_speed: float = 60.0
     sandbox_seed: int = 0
+    sandbox_rate_limit_per_minute: int = Field(2_000, ge=0)
+    """Run-creating POSTs per minute the embedded sandbox accepts (documented: 2,000); 0: no limit."""
 
     # Exactly-once submission
     chunk_size: int = Field(1_000, ge=1, le=1_000)

@@ -62,3 +62,24 @@ def test_a_malformed_faults_flag_is_refused_with_exit_code_2() -> None:
         timeout=30,
     )
     assert r.returncode == 2 and "unknown fault" in r.stderr and r.stdout == ""
+
+
+def test_the_rate_limit_flag_sets_the_documented_limit_and_a_negative_one_is_refused() -> None:
+    proc, base = _start("--rate-limit", "1")
+    try:
+        with httpx2.Client(base_url=base, headers={"x-api-key": "k"}) as http:
+            first = http.post("/v1/tasks/runs", json={"input": "q", "processor": "lite"})
+            second = http.post("/v1/tasks/runs", json={"input": "q", "processor": "lite"})
+        assert first.status_code == 202
+        assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
+        assert second.json()["type"] == "error"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=15)
+    refused = subprocess.run(
+        [sys.executable, "-m", "taskgroup_mcp", "sandbox", "--port", "0", "--rate-limit", "-5"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert refused.returncode == 2 and "rate_limit_per_minute" in refused.stderr

@@ -13,11 +13,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import httpx2
 import parallel
 import pytest
 from parallel import AsyncParallel
 
+from taskgroup_mcp.client import RateLimitError
+from taskgroup_mcp.commands._wiring import open_backend
+from taskgroup_mcp.config import Settings
 from taskgroup_mcp.sandbox import ManualClock, Sandbox, SandboxConfig
+from taskgroup_mcp.sandbox._ratelimit import RateLimiter  # pyright: ignore[reportPrivateUsage]
+from taskgroup_mcp.wire import TASK_CREATION_RATE_PER_MINUTE, RunInput
 
 from .conftest import facts_server, serve_asgi
 
@@ -310,3 +316,72 @@ async def test_after_date_must_be_a_date_and_status_message_is_a_string() -> Non
         await client.beta.task_group.add_runs(gid, inputs=[{"input": "q", "processor": "lite"}])
         status = (await client.task_group.retrieve(gid)).status
     assert status.status_message == "1 of 1 runs active"
+
+
+# -- the task-creation rate limit [rate-limits] ------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_past_the_rate_limit_run_creating_posts_get_429_with_retry_after_and_commit_nothing() -> None:
+    async with sdk_sandbox(SandboxConfig(speed=60.0, rate_limit_per_minute=3)) as (client, sb, _):
+        window = _Clock()
+        sb.rate_limiter = RateLimiter(3, now=window)  # the same limiter on a clock this test moves
+        gid = (await client.task_group.create()).task_group_id
+        await client.task_run.create(input="a", processor="lite")
+        await client.task_group.add_runs(gid, inputs=[{"input": "b", "processor": "lite"}])
+        window.now += 20
+        await client.beta.task_group.add_runs(gid, inputs=[{"input": "c", "processor": "lite"}])
+        for _ in range(5):  # reads never count
+            await client.task_group.retrieve(gid)
+        for attempt in (
+            lambda: client.task_run.create(input="d", processor="lite"),
+            lambda: client.task_group.add_runs(gid, inputs=[{"input": "e", "processor": "lite"}]),
+        ):
+            with pytest.raises(parallel.RateLimitError) as limited:
+                await attempt()
+            assert limited.value.response.headers["retry-after"] == "40"  # when the first POST leaves
+            assert "quota temporarily exceeded" in str(limited.value.body)
+        other = AsyncParallel(api_key="another-key", base_url=str(client.base_url), max_retries=0)
+        await other.task_run.create(input="f", processor="lite")  # per key
+        await other.close()
+        assert (await client.task_group.retrieve(gid)).status.num_task_runs == 2
+        window.now += 40.5
+        await client.task_run.create(input="g", processor="lite")
+        assert sb.stats()["rate_limited"] == 2
+
+
+async def test_the_limit_is_on_by_default_at_the_documented_2000_per_minute() -> None:
+    clock = ManualClock()
+    sb = Sandbox(SandboxConfig(), clock=clock)
+    async with httpx2.AsyncClient(
+        transport=sb.transport, base_url="http://sandbox", headers={"x-api-key": "k"}
+    ) as c:
+        gid = (await c.post("/v1/tasks/groups", json={})).json()["taskgroup_id"]
+        body = {"inputs": [{"input": "q", "processor": "lite"}]}
+        codes = [(await c.post(f"/v1/tasks/groups/{gid}/runs", json=body)).status_code for _ in range(2001)]
+        assert codes[:2000] == [200] * 2000 and codes[2000] == 429
+        assert (await c.get(f"/v1/tasks/groups/{gid}")).status_code == 200
+    assert TASK_CREATION_RATE_PER_MINUTE == 2000
+    sb.close()
+
+
+async def test_the_embedded_sandbox_takes_its_rate_from_the_settings() -> None:
+    settings = Settings(sandbox=True, sandbox_rate_limit_per_minute=1, state=False)
+    async with open_backend(settings) as backend:
+        assert backend.sandbox is not None and backend.sandbox.rate_limiter.per_minute == 1
+        client = backend.client_factory()
+        run = RunInput(input="q", processor="lite")
+        await client.create_run(run)
+        with pytest.raises(RateLimitError) as limited:
+            await client.create_run(run)
+        assert limited.value.retry_after is not None and limited.value.retry_after > 0
+        await client.aclose()
+    async with open_backend(Settings(sandbox=True, sandbox_rate_limit_per_minute=0, state=False)) as off:
+        assert off.sandbox is not None and not off.sandbox.rate_limiter.enabled

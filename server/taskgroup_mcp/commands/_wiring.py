@@ -57,7 +57,11 @@ async def open_backend(
         yield Backend(settings=settings, client_factory=None)
         return
     effective = sandbox_settings(settings)
-    config = sandbox_config or SandboxConfig(speed=settings.sandbox_speed, seed=settings.sandbox_seed)
+    config = sandbox_config or SandboxConfig(
+        speed=settings.sandbox_speed,
+        seed=settings.sandbox_seed,
+        rate_limit_per_minute=settings.sandbox_rate_limit_per_minute,
+    )
     sandbox = Sandbox(config)
     try:
         async with sandbox:

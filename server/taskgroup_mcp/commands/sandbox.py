@@ -19,6 +19,7 @@ import anyio
 import uvicorn
 
 from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
+from taskgroup_mcp.wire import TASK_CREATION_RATE_PER_MINUTE
 
 __all__ = ["run"]
 
@@ -53,7 +54,9 @@ def _configure_logging(level: str) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    rate: int | None = getattr(args, "rate_limit", None)
     return SandboxConfig(
+        rate_limit_per_minute=TASK_CREATION_RATE_PER_MINUTE if rate is None else rate,
         speed=args.speed,
         seed=args.seed,
         fail_rate=args.fail_rate,

@@ -65,8 +65,11 @@ DIVERGENCES: tuple[Divergence, ...] = (
     ),
     Divergence(
         "billing and rate limits",
-        "402 without credit; 429 above 2,000 run-creating requests per minute.",
-        "Never 402; 429 only through the `throttle` fault.",
+        "402 without credit. 429 above 2,000 run-creating POSTs per minute per key (rate-limits page; the "
+        "lifecycle page says all POSTs and GETs count); how the minute is measured is undocumented.",
+        "Never 402. The documented limit is on by default (--rate-limit, TASKGROUP_MCP_SANDBOX_RATE_LIMIT_PER_MINUTE; "
+        "0 turns it off): POST /v1/tasks/runs and add-runs per x-api-key, any 60 s of real time, a refused "
+        "POST not counted, Retry-After in whole seconds; the throttle fault adds 429s at will.",
     ),
     Divergence(
         "MCP tool choice",

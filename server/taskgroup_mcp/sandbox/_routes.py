@@ -52,6 +52,7 @@ from ._executor import wait_for_change
 from ._faults import Faults, FaultValueError
 from ._lifecycle import input_view, run_view
 from ._outputs import build_output
+from ._ratelimit import retry_after_header
 from ._records import GroupRecord, RunRecord
 from ._sse import frame
 from ._timefmt import rfc3339
@@ -71,6 +72,8 @@ timeout (ours: 60 s) do not give up on a quiet but healthy stream. Comments are 
 official SDK because the sandbox never sends ``id:`` lines."""
 KEEPALIVE = ": keep-alive\n\n"
 _TERMINAL = frozenset({"completed", "failed", "cancelled"})
+_RUN_CREATING = frozenset({"create_run", "add_runs"})
+"""The endpoints the task-creation rate limit counts (GETs never count)."""
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -140,10 +143,16 @@ class Api:
         return wrapped
 
     def endpoint(self, name: str, handler: Handler) -> Handler:
+        creates_runs = name in _RUN_CREATING
+
         async def wrapped(request: Request) -> Response:
             request.scope["sandbox.endpoint"] = name
             if not self._authorized(request):
                 return error_response(401, "Unauthorized: invalid or missing credentials")
+            if creates_runs:
+                limited = self._rate_limited(request)
+                if limited is not None:
+                    return limited
             self.lc.tick()
             try:
                 return await handler(request)
@@ -151,6 +160,20 @@ class Api:
                 return exc.response
 
         return wrapped
+
+    def _rate_limited(self, request: Request) -> Response | None:
+        """The documented 2,000 run-creating POSTs per minute per key: a 429 past it, else None."""
+        limiter = self.sb.rate_limiter
+        wait = limiter.allow(request.headers.get("x-api-key", ""))
+        if wait is None:
+            return None
+        self.sb.stats.rate_limited += 1
+        return error_response(
+            429,
+            f"Too many requests: quota temporarily exceeded ({limiter.per_minute:,} run-creating requests "
+            "per minute per API key)",
+            headers={"Retry-After": retry_after_header(wait)},
+        )
 
     def _group(self, request: Request) -> GroupRecord:
         group = self.store.get_group(request.path_params["group_id"])

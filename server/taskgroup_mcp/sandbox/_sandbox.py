@@ -12,6 +12,7 @@ from ._executor import Executor
 from ._faults import FaultInjector, Faults
 from ._lifecycle import Lifecycle
 from ._memory import MemoryStore
+from ._ratelimit import RateLimiter
 from ._routes import build_app
 from ._stats import Stats
 from ._store import Store
@@ -46,6 +47,7 @@ class Sandbox:
         self.store: Store = store or open_store(self.config.db_path)
         self.lifecycle = Lifecycle(self.store, self.clock, self.config)
         self.fault_injector = FaultInjector(self.config.faults, self.config.seed)
+        self.rate_limiter = RateLimiter(self.config.rate_limit_per_minute)
         self.stats = Stats(held=self.store.counts)
         self.executor = Executor(self)
         self.lifecycle.hooks = self.executor
@@ -66,8 +68,10 @@ class Sandbox:
         self.fault_injector.faults = faults
 
     def reset(self) -> None:
-        """Forget every group, run and counter; faults stay as set (same as ``POST /_sandbox/reset``)."""
+        """Forget every group, run, counter and rate-limit window; faults and the rate stay as set
+        (same as ``POST /_sandbox/reset``)."""
         self.store.clear()
+        self.rate_limiter = RateLimiter(self.rate_limiter.per_minute)
         self.lifecycle.rebuild()
         self.stats = Stats(held=self.store.counts)
         self.fault_injector = FaultInjector(self.fault_injector.faults, self.config.seed)

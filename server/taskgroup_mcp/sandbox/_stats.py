@@ -14,7 +14,8 @@ def _no_counts() -> tuple[int, int]:
 
 @dataclass
 class Stats:
-    """Counters by endpoint and outcome, faults injected, runs created, webhooks, MCP calls.
+    """Counters by endpoint and outcome, faults injected, runs created, webhooks, MCP calls,
+    POSTs refused by the rate limit.
 
     Calling it (``sb.stats()``) gives the same JSON as ``GET /_sandbox/stats``, with the groups
     and runs the store holds; the counters are also readable as attributes."""
@@ -25,6 +26,8 @@ class Stats:
     webhooks_delivered: int = 0
     webhooks_failed: int = 0
     mcp_calls: int = 0
+    rate_limited: int = 0
+    """Run-creating POSTs refused with 429 by the documented rate limit."""
     held: Callable[[], tuple[int, int]] = field(default=_no_counts, repr=False)
     """(groups, runs) the store holds."""
 
@@ -45,4 +48,5 @@ class Stats:
             "runs_created": self.runs_created,
             "webhooks": {"delivered": self.webhooks_delivered, "failed": self.webhooks_failed},
             "mcp_tool_calls": self.mcp_calls,
+            "rate_limited": self.rate_limited,
         }
