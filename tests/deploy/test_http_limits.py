@@ -8,6 +8,8 @@ finish their headers, still answers an authenticated call and keeps its log shor
 from __future__ import annotations
 
 import resource
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -136,28 +138,49 @@ def limited_server_process(
                 proc.wait()
 
 
+def queue_connections(proc: subprocess.Popen[bytes], port: int, count: int) -> list[socket.socket]:
+    """``count`` connections queued at once while the server is stopped: on SIGCONT it finds them
+    all waiting, as under a flood (non-blocking connects; the kernel completes the handshakes)."""
+    queued: list[socket.socket] = []
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            queued.append(sock)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    return queued
+
+
 async def test_under_a_low_file_limit_a_flood_of_slow_connections_neither_starves_calls_nor_fills_the_log(
     tmp_path: Path,
 ) -> None:
-    limit, flood = 256, 300
+    limit, flood = 256, 600
     port = free_port()
     log = tmp_path / "server.log"
     env = server_env(TASKGROUP_MCP_AUTH_TOKENS=TOKEN, TASKGROUP_MCP_HTTP_HEADER_TIMEOUT_SECONDS="120")
     streams: list[SocketStream] = []
+    queued: list[socket.socket] = []
     with limited_server_process(port, env, log, limit) as proc:
         await wait_ready(port, proc)
         try:
             with anyio.fail_after(90):
-                for _ in range(flood):
+                queued = queue_connections(proc, port, flood)  # a burst, all in the queue at once
+                for _ in range(flood // 2):  # then a steady stream
                     streams.append(await slow_connection(port))
                 async with client(f"http://127.0.0.1:{port}/mcp") as c:
                     status = await c.call_tool("create_task_group", {})
         finally:
             for s in streams:
                 await s.aclose()
+            for sock in queued:
+                sock.close()
     text = log.read_text(encoding="utf-8", errors="replace")
     assert status.is_error is False
     assert "out of system resource" not in text, "accept never ran out of descriptors"
+    assert "Too many open files" not in text and "Traceback" not in text
     assert len(text) < 50_000
 
 

@@ -16,6 +16,11 @@ connection of one server:
   limit (:func:`default_max_connections`), so accept never fails for want of a descriptor and
   the upstream connection pool always has descriptors left.
 
+asyncio accepts up to ``backlog`` queued connections in one go before any of them reaches the
+protocol (and a closed connection frees its descriptor only on the next loop turn), so a burst
+of queued connections could still exhaust descriptors past the cap: :func:`accept_backlog` keeps
+that batch within a quarter of the headroom between the cap and the open-file limit.
+
 uvicorn's own ``limit_concurrency`` is not used: it counts connections including the one asking,
 so at the cap every request, even a short authenticated one, would get 503.
 """
@@ -29,12 +34,14 @@ from collections import OrderedDict
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["default_max_connections", "limited_h11"]
+__all__ = ["accept_backlog", "default_max_connections", "limited_h11"]
 
 logger = logging.getLogger("taskgroup_mcp.http.limits")
 
 MAX_DEFAULT_CONNECTIONS = 16_384
 MIN_CONNECTIONS = 16
+MAX_BACKLOG = 2_048
+MIN_BACKLOG = 16
 
 
 def _refusal() -> bytes:
@@ -52,6 +59,14 @@ def default_max_connections() -> int:
     if soft == resource.RLIM_INFINITY or soft <= 0:
         return MAX_DEFAULT_CONNECTIONS
     return max(MIN_CONNECTIONS, min(MAX_DEFAULT_CONNECTIONS, soft * 3 // 4))
+
+
+def accept_backlog(max_connections: int) -> int:
+    """The listen backlog (and asyncio's accept batch): a quarter of the descriptors left free."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft <= 0:
+        return MAX_BACKLOG
+    return max(MIN_BACKLOG, min(MAX_BACKLOG, (soft - max_connections) // 4))
 
 
 def limited_h11(*, max_connections: int, header_timeout: float) -> type[H11Protocol]:

@@ -62,12 +62,22 @@ def escape_text(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every non-printable character written as its escape (``\\x1b``, ``\\n``, ``\\u2028``)."""
     if text.isprintable():
         return text
-    return "".join(
-        ch
-        if ch.isprintable() or (keep_newlines and ch == "\n")
-        else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
+    return "".join(ch if ch.isprintable() or (keep_newlines and ch == "\n") else _escape(ch) for ch in text)
+
+
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(ch: str) -> str:
+    """One character's escape, computed without a codec (a codec lookup opens a file, and this
+    runs when descriptors have run out, to log exactly that)."""
+    short = _SHORT_ESCAPES.get(ch)
+    if short is not None:
+        return short
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 class EscapeFilter(logging.Filter):

@@ -56,7 +56,7 @@ from taskgroup_mcp.commands._http_guard import (
     McpGuard,
     RequestLogMiddleware,
 )
-from taskgroup_mcp.commands._http_limits import default_max_connections, limited_h11
+from taskgroup_mcp.commands._http_limits import accept_backlog, default_max_connections, limited_h11
 from taskgroup_mcp.commands._http_logs import configure_logging
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
@@ -282,15 +282,16 @@ class _Server(uvicorn.Server):
 def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
     """uvicorn as we serve: our logging, no server header, graceful shutdown, and connection
     limits (a header timeout and a cap below the open-file limit; see ``_http_limits``)."""
+    max_connections = settings.http_max_connections or default_max_connections()
     protocol = limited_h11(
-        max_connections=settings.http_max_connections or default_max_connections(),
-        header_timeout=settings.http_header_timeout_seconds,
+        max_connections=max_connections, header_timeout=settings.http_header_timeout_seconds
     )
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         http=protocol,
+        backlog=accept_backlog(max_connections),
         log_config=None,  # our handlers (configure_logging) own the output
         access_log=False,  # RequestLogMiddleware logs requests, without query strings
         server_header=False,
