@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +241,169 @@ async def test_an_agent_written_env_reference_is_refused_on_every_path_the_same_
                 answers.setdefault(f"{tool} {where} {args.get('dry_run')}", set()).add(text)
         assert all(len(texts) == 1 for texts in answers.values()), answers
         assert backend.sandbox.store.counts() == before, "a refused call created a group or a run"
+
+
+@asynccontextmanager
+async def _api_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[Client, Sandbox]]:
+    """A server with the real API's policy and an operator key canary, on an in-process sandbox."""
+    values: dict[str, Any] = {
+        "parallel_api_key": KEY_CANARY,
+        "export_dir": tmp_path,
+        "spend_limit_usd": 1000.0,
+    }
+    settings = Settings.from_env({}, **{**values, **overrides})
+    sandbox = Sandbox(SandboxConfig(speed=2000.0))
+    async with sandbox:
+        wired = settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL})
+        server = build_server(
+            settings, lambda: ParallelClient.from_settings(wired, transport=sandbox.transport)
+        )
+        async with Client(server) as client:
+            yield client, sandbox
+    sandbox.close()
+
+
+async def _finished_group(client: Client, inputs: list[str]) -> str:
+    gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]  # type: ignore[index]
+    await client.call_tool("add_runs", {"task_group_id": gid, "inputs": inputs})
+    with anyio.fail_after(30):
+        while (await client.call_tool("wait_for_task_group", {"task_group_id": gid})).structured_content[  # type: ignore[index]
+            "status"
+        ]["active"]:
+            pass
+    return gid
+
+
+async def test_one_callers_header_values_never_change_what_a_later_call_sees(tmp_path: Path) -> None:
+    """Issue 11, item 2: a dry_run whose header values were "completed" and a group id made every
+    later result show "status": "[REDACTED]" for every caller."""
+    async with _api_server(tmp_path) as (client, _):
+        gid = await _finished_group(client, ["a"])
+        poison = [
+            {
+                "url": "https://mcp.example.com/mcp",
+                "headers": {"X-A": "completed", "X-B": gid, "X-C": "task_group_id"},
+            }
+        ]
+        dry = await client.call_tool(
+            "add_runs", {"task_group_id": gid, "inputs": ["q"], "mcp_servers": poison, "dry_run": True}
+        )
+        assert not dry.is_error
+        status = await client.call_tool("get_task_group_status", {"task_group_id": gid})
+        data = status.structured_content or {}
+        assert data["task_group_id"] == gid and data["counts"] == {"completed": 1}
+        page = await client.call_tool("get_task_group_results", {"task_group_id": gid})
+        assert [item["status"] for item in (page.structured_content or {})["items"]] == ["completed"]
+        assert "[REDACTED]" not in _texts(status) + _texts(page)
+
+
+async def test_throwaway_header_values_never_evict_the_api_key_from_redaction(tmp_path: Path) -> None:
+    """Issue 11, item 2: 2,000 throw-away header values evicted the real key, which then showed."""
+    async with _api_server(tmp_path) as (client, _):
+        gid = await _finished_group(client, [f"the key is {KEY_CANARY}"])
+        for call in range(40):
+            servers = [
+                {
+                    "url": f"https://m{s}.example.com/mcp",
+                    "headers": {f"X-{h}": f"throwaway-{call}-{s}-{h}" for h in range(5)},
+                }
+                for s in range(10)
+            ]
+            result = await client.call_tool(
+                "add_runs", {"task_group_id": gid, "inputs": ["q"], "mcp_servers": servers, "dry_run": True}
+            )
+            assert not result.is_error
+        page = await client.call_tool("get_task_group_results", {"task_group_id": gid, "include_input": True})
+        text = _texts(page)
+        assert "the key is [REDACTED]" in text and KEY_CANARY[:10] not in text
+
+
+async def test_a_huge_header_value_is_refused_at_once_naming_the_field_and_costs_no_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11, item 2: one 1.5 MB header value blocked the event loop 20 s and grew RSS by
+    700 MiB. Now it is refused before any other work; the bound here is loose on purpose."""
+    huge = "h" * 1_500_000
+    async with _api_server(tmp_path) as (client, sandbox):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]  # type: ignore[index]
+        args = {
+            "task_group_id": gid,
+            "inputs": ["q"],
+            "mcp_servers": [{"url": "https://mcp.example.com/mcp", "headers": {"Authorization": huge}}],
+            "dry_run": True,
+        }
+        caplog.set_level(logging.INFO)  # log lines are redacted too: let them be written
+        tracemalloc.start()
+        try:
+            with anyio.fail_after(10):
+                result = await client.call_tool("add_runs", args)
+                await client.call_tool("get_task_group_status", {"task_group_id": gid})
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert result.is_error and "mcp_servers[0].headers.Authorization" in text and "8,192" in text
+        assert "hhhhhhhh" not in text
+        assert peak < 32 * 1024 * 1024, f"{peak / 2**20:.0f} MiB traced"
+        assert sandbox.store.counts()[1] == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        ({"X-A\r\nX-Injected": "v"}, "mcp_servers[0].headers"),
+        ({"X-A\nB": "v"}, "mcp_servers[0].headers"),
+        ({"X A": "v"}, "mcp_servers[0].headers"),
+        ({"X-A:": "v"}, "mcp_servers[0].headers"),
+        ({"": "v"}, "mcp_servers[0].headers"),
+        ({"X-\u00e9": "v"}, "mcp_servers[0].headers"),
+        ({"X-A": "v\r\nX-Injected: 1"}, "mcp_servers[0].headers.X-A"),
+        ({"X-A": "v\x00"}, "mcp_servers[0].headers.X-A"),
+        ({"Content-Length": "5"}, "mcp_servers[0].headers.Content-Length"),
+        ({f"X-{i}": "v" for i in range(17)}, "mcp_servers[0].headers"),
+    ],
+)
+async def test_an_invalid_header_name_or_value_is_refused_naming_the_field(
+    tmp_path: Path, headers: dict[str, str], field: str
+) -> None:
+    async with _api_server(tmp_path) as (client, sandbox):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]  # type: ignore[index]
+        for args in (
+            {
+                "task_group_id": gid,
+                "inputs": ["q"],
+                "mcp_servers": [{"url": "https://m.example.com/mcp", "headers": headers}],
+            },
+            {
+                "task_group_id": gid,
+                "inputs": ["q"],
+                "runs": [
+                    {"index": 0, "mcp_servers": [{"url": "https://m.example.com/mcp", "headers": headers}]}
+                ],
+            },
+        ):
+            result = await client.call_tool("add_runs", args)
+            text = result.content[0].text  # type: ignore[union-attr]
+            prefix = "runs[0]." if "runs" in args else ""
+            assert result.is_error and f"{prefix}{field}:" in text, text
+            assert "Injected" not in text and "\r" not in text and "\n" not in text
+        assert sandbox.store.counts()[1] == 0
+
+
+async def test_more_header_values_in_one_call_than_the_bound_are_refused(tmp_path: Path) -> None:
+    servers = [
+        {
+            "url": f"https://m{s}.example.com/mcp",
+            "name": f"m{s}",
+            "headers": {f"X-{h}": f"value-{s}-{h}" for h in range(7)},
+        }
+        for s in range(10)
+    ]
+    async with _api_server(tmp_path) as (client, _):
+        gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]  # type: ignore[index]
+        result = await client.call_tool(
+            "add_runs", {"task_group_id": gid, "inputs": ["q"], "mcp_servers": servers}
+        )
+        text = result.content[0].text  # type: ignore[union-attr]
+        assert result.is_error and "mcp_servers:" in text and "64 distinct header values" in text
+        assert "TASKGROUP_MCP_MCP_SERVERS" in text

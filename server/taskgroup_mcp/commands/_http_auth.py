@@ -19,6 +19,8 @@ from pathlib import Path
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from pydantic import SecretStr
 
+from taskgroup_mcp.tools import SECRETS
+
 __all__ = ["MIN_TOKEN_LENGTH", "AuthSetupError", "StaticTokenVerifier", "read_token_file"]
 
 logger = logging.getLogger("taskgroup_mcp.http.auth")
@@ -76,6 +78,8 @@ class StaticTokenVerifier(TokenVerifier):
     def __init__(self, tokens: Sequence[SecretStr] = (), tokens_file: Path | None = None) -> None:
         plain = [t.get_secret_value() for t in tokens if t.get_secret_value()]
         _check(plain, "settings")
+        for token in plain:
+            SECRETS.add(token)  # the operator's: masked in every output, for every caller
         self._from_settings = [_Known(_digest(t), f"token-{i}") for i, t in enumerate(plain, start=1)]
         self._file = tokens_file
         self._file_stamp: tuple[int, int] | None = None
@@ -94,6 +98,8 @@ class StaticTokenVerifier(TokenVerifier):
     def _load_file(self, path: Path) -> None:
         stat = path.stat() if path.exists() else None
         tokens = read_token_file(path)
+        for token in tokens:
+            SECRETS.add(token)
         self._from_file = [_Known(_digest(t), f"file-{i}") for i, t in enumerate(tokens, start=1)]
         self._file_stamp = (stat.st_mtime_ns, stat.st_size) if stat else None
 

@@ -228,7 +228,8 @@ def client_for(ctx: Context[Any, Any]) -> ParallelClient:
     if _per_request(state.settings):
         key = caller_key(ctx)
         if key:
-            SECRETS.add(key)
+            # The caller's key: masked in this call, and in every log line while a call uses it.
+            SECRETS.add_key_in_use(key)
             return _tenant(state, state.client, key)
         if not (state.settings.per_request_api_key_fallback and state.settings.api_key_configured):
             raise ToolError(NO_HEADER_MESSAGE)

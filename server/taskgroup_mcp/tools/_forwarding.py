@@ -6,8 +6,9 @@ private, loopback, link-local or metadata addresses unless the operator allows t
 userinfo in URLs. Header values of servers the operator configured (``TASKGROUP_MCP_MCP_SERVERS``)
 may be ``${ENV_NAME}`` references resolved here, on the server; an agent-written server's header
 values are sent as written, and one that looks like a reference is refused (resolving it would let
-any caller send the server's environment to a URL of its choosing). Every header value is
-registered as a secret so it is redacted from anything we emit.
+any caller send the server's environment to a URL of its choosing). Configured header values are
+redacted for everyone (they are the operator's); an agent's header values only from the call that
+brought them. Header names must be HTTP tokens and sizes are bounded, checked before any other work.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import os
 import re
 import socket
 import urllib.parse
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +41,20 @@ _METADATA_HOSTS = frozenset(
     {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
 )
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+"""An HTTP field name (RFC 9110 token): no CR/LF, spaces, colons or other separators."""
+_FIELD_VALUE = re.compile(r"^[\x20-\x7e\t]*\Z")
+"""A header value we forward: printable ASCII, spaces and tabs (RFC 9110 field-vchar, no obs-text)."""
+_FRAMING_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer"}
+)
+
+MAX_HEADERS_PER_SERVER = 16
+MAX_HEADER_NAME_CHARS = 128
+MAX_HEADER_VALUE_CHARS = 8_192
+MAX_HEADER_VALUES_PER_CALL = 64
+"""Distinct header values one tool call may carry, over all its ``mcp_servers`` lists."""
+MAX_HEADER_CHARS_PER_CALL = 16_384
 
 
 class McpServerArg(BaseModel):
@@ -145,22 +160,107 @@ def _named(
     ), []
 
 
+def operator_secrets(settings: Settings, env: Mapping[str, str] | None = None) -> list[str]:
+    """What the operator configured that must never be shown: the API key, HTTP bearer tokens
+    and the header values of configured MCP servers (references resolved as a run would)."""
+    environ = os.environ if env is None else env
+    found = [t.get_secret_value() for t in settings.auth_tokens]
+    if settings.parallel_api_key is not None:
+        found.append(settings.parallel_api_key.get_secret_value())
+    for cfg in settings.mcp_servers.values():
+        for secret in cfg.headers.values():
+            value, _ = _resolve_header(secret.get_secret_value(), "", environ)
+            if value:
+                found.append(value)
+    return found
+
+
 def _default_name(url: str, index: int) -> str:
     host = urllib.parse.urlsplit(url).hostname or "server"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:48] + f"_{index}"
 
 
-def register_header_secrets(raw: Any) -> None:
-    """Register every header value found in a raw ``mcp_servers`` argument (any shape) as a secret."""
-    if not isinstance(raw, list):
-        return
-    for item in raw:  # pyright: ignore[reportUnknownVariableType]
-        if isinstance(item, dict):
-            headers: Any = item.get("headers")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if isinstance(headers, dict):
-                for v in headers.values():  # pyright: ignore[reportUnknownVariableType]
-                    if isinstance(v, str):
-                        SECRETS.add(v)
+def header_problems(headers: Mapping[Any, Any], where: str) -> list[tuple[str, str]]:
+    """The problems of one server's ``headers`` (a raw mapping): count, names, value sizes and
+    characters. Only a name that passed is ever put in a field path; no value is quoted."""
+    if len(headers) > MAX_HEADERS_PER_SERVER:
+        return [
+            (f"{where}.headers", f"has {len(headers)} headers; at most {MAX_HEADERS_PER_SERVER} are allowed")
+        ]
+    problems: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or len(name) > MAX_HEADER_NAME_CHARS or not _TOKEN.match(name):
+            problems.append(
+                (
+                    f"{where}.headers",
+                    "has a header name that is not a valid HTTP field name (1 to "
+                    f"{MAX_HEADER_NAME_CHARS} letters, digits or !#$%&'*+-.^_`|~; no spaces, colons "
+                    "or line breaks)",
+                )
+            )
+            continue
+        if name.lower() in _FRAMING_HEADERS:
+            problems.append((f"{where}.headers.{name}", "is set by the HTTP client itself; remove it"))
+            continue
+        if not isinstance(value, str):
+            continue  # the argument model names the wrong type
+        field = f"{where}.headers.{name}"
+        if len(value) > MAX_HEADER_VALUE_CHARS:
+            problems.append(
+                (field, f"is {len(value):,} characters; at most {MAX_HEADER_VALUE_CHARS:,} are allowed")
+            )
+        elif not _FIELD_VALUE.match(value):
+            problems.append((field, "must be printable ASCII (no line breaks or control characters)"))
+    return problems
+
+
+def _servers_in(arguments: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every ``mcp_servers`` list in raw tool arguments, with its field path."""
+    yield "mcp_servers", arguments.get("mcp_servers")
+    runs = arguments.get("runs")
+    if isinstance(runs, list):
+        for j, run in enumerate(cast("list[Any]", runs)):
+            if isinstance(run, Mapping):
+                yield f"runs[{j}].mcp_servers", cast("Mapping[str, Any]", run).get("mcp_servers")
+
+
+def call_header_values(arguments: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The distinct header values a tool call carries in ``mcp_servers`` (also under ``runs``),
+    and the problems that refuse the call before any other work: a header over its bounds, or
+    more header values in one call than :data:`MAX_HEADER_VALUES_PER_CALL` /
+    :data:`MAX_HEADER_CHARS_PER_CALL`. Cheap: sizes and characters only, no value is copied."""
+    values: dict[str, None] = {}
+    chars = 0
+    problems: list[tuple[str, str]] = []
+    for field, servers in _servers_in(arguments):
+        if not isinstance(servers, list):
+            continue
+        for i, item in enumerate(cast("list[Any]", servers)):
+            if not isinstance(item, Mapping):
+                continue
+            headers: Any = cast("Mapping[str, Any]", item).get("headers")
+            if not isinstance(headers, Mapping):
+                continue
+            found = header_problems(cast("Mapping[Any, Any]", headers), f"{field}[{i}]")
+            problems.extend(found)
+            if found:
+                continue
+            for value in cast("Mapping[str, Any]", headers).values():
+                if isinstance(value, str) and value not in values:
+                    values[value] = None
+                    chars += len(value)
+            if len(values) > MAX_HEADER_VALUES_PER_CALL or chars > MAX_HEADER_CHARS_PER_CALL:
+                return [], [
+                    (
+                        field,
+                        f"this call carries more than {MAX_HEADER_VALUES_PER_CALL} distinct header values "
+                        f"or {MAX_HEADER_CHARS_PER_CALL:,} characters of them; configure the servers once by "
+                        "name (TASKGROUP_MCP_MCP_SERVERS) and pass their names",
+                    )
+                ]
+        if len(problems) >= 8:
+            break
+    return list(values), problems
 
 
 def resolve_mcp_servers(
@@ -178,7 +278,6 @@ def resolve_mcp_servers(
     if raw is None:
         return None
     environ = os.environ if env is None else env
-    register_header_secrets(list(raw))
     problems: list[tuple[str, str]] = []
     if len(raw) > wire.MAX_MCP_SERVERS_PER_RUN:
         raise ArgumentProblem(
@@ -207,16 +306,19 @@ def resolve_mcp_servers(
             continue
         url_problems = check_url(arg.url, settings, f"{where}.url")
         problems.extend(url_problems)
+        header_found = header_problems(arg.headers or {}, where)
+        problems.extend(header_found)
         name = arg.name or _default_name(arg.url, i)
         if not _NAME.match(name):
             problems.append((f"{where}.name", "may hold only letters, digits, '_', '.', '-' (at most 64)"))
         elif name in names:
             problems.append((f"{where}.name", "repeats the name of another server in this run"))
         headers: dict[str, str] = {}
-        for key, value in (arg.headers or {}).items():
+        for key, value in (arg.headers or {}).items() if not header_found else ():
             if _LOOKS_LIKE_REF in value:
                 problems.append((f"{where}.headers.{key}", AGENT_REFERENCE_REFUSED))
             else:
+                SECRETS.add_to_call(value)  # the caller's own secret: masked in this call only
                 headers[key] = value
         if not url_problems and not problems:
             out.append(

@@ -18,9 +18,10 @@ from taskgroup_mcp.config import Settings
 from ._app import AppState, ClientFactory, make_lifespan
 from ._arguments import format_problems, problems_from_validation
 from ._explorer import explorer_extension, explorer_middleware, with_explorer
+from ._forwarding import operator_secrets
 from ._middleware import redaction_middleware
 from ._resources import register_resources
-from ._sanitize import SANDBOX_NOTICE, install_log_redaction
+from ._sanitize import SANDBOX_NOTICE, SECRETS, install_log_redaction
 from ._tools import TOOLS
 
 logger = logging.getLogger("taskgroup_mcp.tools")
@@ -68,6 +69,8 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
     """The MCP server both transports serve. The client is opened once, in the lifespan, from
     ``client_factory`` (default: the real API from ``settings``)."""
     install_log_redaction()
+    for secret in operator_secrets(settings):
+        SECRETS.add(secret)
     instructions = INSTRUCTIONS + ("\n" + SANDBOX_NOTICE if settings.sandbox else "")
     server: MCPServer[AppState] = MCPServer(
         SERVER_NAME,
