@@ -231,9 +231,13 @@ async def test_one_caller_s_burst_of_waits_cannot_starve_another_caller_s_status
                 held = len(upstream.server.server_state.connections)
                 with anyio.fail_after(15):  # generous; about 0.1 s when nothing starves it
                     status = await b.call_tool("get_task_group_status", {"task_group_id": gid})
+                    b_wait = await b.call_tool(
+                        "wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 1}
+                    )
                 tg.cancel_scope.cancel()
         sandbox.close()
     assert not status.is_error and (status.structured_content or {})["total"] == 2
+    assert not b_wait.is_error, "B is another caller: A's bound does not apply to it"
     assert len(refused) == burst - per_caller
     assert held < 12, "A's admitted waits hold a few upstream connections, not the 20 of the pool"
     assert all("Too many waits at once" in text and "wait_for_task_group" in text for text in refused)
