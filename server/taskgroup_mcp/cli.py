@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from taskgroup_mcp import __version__
 from taskgroup_mcp.config import SettingsError
 
-_COMMANDS = ("serve", "sandbox", "demo", "check", "ui")
+_COMMANDS = ("serve", "sandbox", "demo", "check", "ui", "config")
 
 
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     ui.add_argument("--no-browser", action="store_true", help="only print the URL")
+    config = sub.add_parser(
+        "config", help="print (or --write) the config that starts this installation in an MCP client"
+    )
+    from taskgroup_mcp.commands.config import add_arguments as add_config_arguments
+
+    add_config_arguments(config)
     return parser
 
 
