@@ -24,6 +24,7 @@ VERSION = PYPROJECT["project"]["version"]
 # The image name the Dockerfile's usage line builds (`docker build -t taskgroup-mcp .`).
 DOCKER_IMAGE = "taskgroup-mcp"
 
+CLONE_PLACEHOLDER = "/absolute/path/to/your/taskgroup-mcp-clone"
 CLIENT_CONFIGS = ["claude_desktop_config.json", "cursor-mcp.json", "vscode-mcp.json"]
 ALL_JSON = sorted(p for p in MANIFESTS.rglob("*.json") if "k8s" not in p.relative_to(MANIFESTS).parts)
 
@@ -47,7 +48,8 @@ def _our_argv(command: str, args: list[str]) -> list[str]:
     if command == "uvx":
         rest = list(args)
         if rest[:1] == ["--from"]:
-            assert rest[1] == DIST, f"uvx --from names {rest[1]!r}, not {DIST!r}"
+            # the published package, or (until it is on PyPI) the clone's absolute path
+            assert rest[1] in (DIST, CLONE_PLACEHOLDER), f"uvx --from names {rest[1]!r}, not {DIST!r}"
             rest = rest[2:]
         assert rest[0] in SCRIPTS, f"uvx runs {rest[0]!r}, which is no console script of {DIST}"
         return rest[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -72,8 +73,14 @@ def test_every_json_snippet_in_the_readme_parses_and_launches_a_real_command() -
     for server in servers:
         args: list[str] = server["args"]
         if server["command"] == "uvx":
+            if args[0] == "--from":  # a clone's path until the package is on PyPI
+                assert Path(args[1]).is_absolute()
+                args = args[2:]
             assert args[0] in scripts
             build_parser().parse_args(args[1:])
+        elif Path(server["command"]).name in scripts:  # what `taskgroup-mcp config` prints
+            assert Path(server["command"]).is_absolute()
+            build_parser().parse_args(args)
         else:
             assert server["command"] == "docker" and "taskgroup-mcp" in args
             build_parser().parse_args(args[args.index("taskgroup-mcp") + 1 :])
@@ -90,3 +97,48 @@ def test_the_two_fresh_clone_commands_are_makefile_targets() -> None:
     for target in ("demo", "test"):
         assert f"make {target}" in README
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
+
+
+_VARIADIC = {"-e", "--env", "-H", "--header"}
+_WITH_VALUE = {"-s", "--scope", "-t", "--transport"}
+
+
+def test_every_claude_mcp_add_line_names_the_server_before_its_variadic_options() -> None:
+    """`-e`/`--header` take several values: a name after them is swallowed ("Invalid environment
+    variable format"). So: options with one value, the name, then -e pairs, then -- and the command."""
+    lines = re.findall(r"claude mcp add [^`\n]*", README)
+    assert len(lines) >= 2
+    for line in lines:
+        argv = shlex.split(line.replace("$TOKEN", "token"))
+        i = 3
+        while argv[i].startswith("-"):
+            assert argv[i] not in _VARIADIC, f"{argv[i]} before the server name swallows it: {line}"
+            assert argv[i] in _WITH_VALUE, f"unknown option {argv[i]}: {line}"
+            i += 2
+        name = argv[i]
+        assert re.fullmatch(r"[a-z][a-z0-9-]*", name), line
+        rest = argv[i + 1 :]
+        if "--transport" in argv and argv[argv.index("--transport") + 1] == "http":
+            assert rest[0].startswith("https://") and rest[1] in ("--header", "-H"), line
+            continue
+        while rest[0] == "-e":
+            assert re.fullmatch(r"[A-Z_][A-Z0-9_]*=.+", rest[1]), line
+            rest = rest[2:]
+        assert rest[0] == "--", line
+        assert Path(rest[1]).name == "taskgroup-mcp" and Path(rest[1]).is_absolute(), line
+        build_parser().parse_args(rest[2:])
+
+
+def test_every_taskgroup_mcp_command_line_in_the_readme_parses() -> None:
+    blocks = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
+    found = 0
+    for block in blocks:
+        for raw in block.replace("\\\n", " ").splitlines():
+            line = raw.split(" #", 1)[0].strip()
+            words = shlex.split(line) if line else []
+            while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+                words = words[1:]
+            if words and Path(words[0]).name == "taskgroup-mcp":
+                build_parser().parse_args(words[1:])
+                found += 1
+    assert found >= 4
