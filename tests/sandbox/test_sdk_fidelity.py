@@ -9,19 +9,25 @@ documentation pages named in each test.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import httpx
 import httpx2
 import parallel
 import pytest
 from parallel import AsyncParallel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from taskgroup_mcp.client import RateLimitError
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.sandbox import ManualClock, Sandbox, SandboxConfig
+from taskgroup_mcp.sandbox import Faults, ManualClock, Sandbox, SandboxConfig
 from taskgroup_mcp.sandbox._ratelimit import RateLimiter  # pyright: ignore[reportPrivateUsage]
 from taskgroup_mcp.wire import TASK_CREATION_RATE_PER_MINUTE, RunInput
 
@@ -385,3 +391,101 @@ async def test_the_embedded_sandbox_takes_its_rate_from_the_settings() -> None:
         await client.aclose()
     async with open_backend(Settings(sandbox=True, sandbox_rate_limit_per_minute=0, state=False)) as off:
         assert off.sandbox is not None and not off.sandbox.rate_limiter.enabled
+
+
+# -- webhook retries [webhook-setup] -----------------------------------------------------------
+
+
+async def test_a_refused_webhook_is_retried_after_5_s_doubling_for_48_hours_scaled_by_the_speed() -> None:
+    speed = 60.0
+    send, arrivals = anyio.create_memory_object_stream[float](100)
+
+    async def hook(request: Request) -> Response:
+        await send.send(clock.now())  # when, on the sandbox clock, this attempt arrived
+        return Response(status_code=503)
+
+    async with (
+        sdk_sandbox(SandboxConfig(speed=speed, seed=0)) as (client, sb, clock),
+        serve_asgi(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as port,
+        send,
+        arrivals,
+    ):
+        await client.task_run.create(
+            input="q",
+            processor="lite",
+            webhook={"url": f"http://127.0.0.1:{port}/hook", "event_types": ["task_run.status"]},
+            betas=["webhook-2025-08-12"],
+        )
+        clock.advance(3600)  # the run finishes: the first attempt
+        with anyio.fail_after(20):
+            attempts = [await arrivals.receive()]
+            expected = [
+                5.0 * 2**i / speed for i in range(15)
+            ]  # 5 s, 10 s, ... 81,920 s, divided by the speed
+            for wait in expected:
+                clock.advance(wait * 0.98)
+                with anyio.move_on_after(0.2):
+                    early = await arrivals.receive()
+                    pytest.fail(f"attempt {len(attempts) + 1} came {attempts[-1] + wait - early:.3f} s early")
+                clock.advance(wait * 0.03)
+                attempts.append(await arrivals.receive())
+            clock.advance(48 * 3600)
+            with anyio.move_on_after(0.5):
+                await arrivals.receive()
+                pytest.fail("a 17th attempt: delivery must end after 48 hours")
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert len(attempts) == 16 and all(w <= g <= w * 1.03 for g, w in zip(gaps, expected, strict=True))
+    assert attempts[-1] - attempts[0] <= 48 * 3600 / speed
+    assert sb.stats()["webhooks"] == {"delivered": 0, "failed": 1}
+
+
+# -- stream faults: an error event, a cut mid-way [task-sse, OpenAPI ErrorEvent] ----------------
+
+
+async def test_the_stream_error_fault_sends_an_error_event_on_all_three_streams() -> None:
+    async with sdk_sandbox() as (client, sb, clock):
+        gid = (await client.task_group.create()).task_group_id
+        added = await client.task_group.add_runs(
+            gid, inputs=[{"input": f"q{i}", "processor": "lite"} for i in range(3)]
+        )
+        clock.advance(3600)
+        sb.set_faults(Faults(stream_error=1.0))
+        streams = {
+            "group events": await client.task_group.events(gid),
+            "group runs": await client.task_group.get_runs(gid),
+            "beta group runs": await client.beta.task_group.get_runs(gid),
+            "run events": await client.task_run.events(added.run_ids[0]),
+            "beta run events": await client.beta.task_run.events(added.run_ids[0]),
+        }
+        for name, stream in streams.items():
+            with anyio.fail_after(10):
+                events = [e async for e in stream]
+            assert [e.type for e in events][-1] == "error", name
+            assert len(events) == 2 and "stream_error" in events[-1].error.message, name  # type: ignore[union-attr]
+        assert sb.stats()["faults_injected"]["stream_error"] == 5
+
+
+async def test_the_stream_cut_fault_breaks_all_three_streams_mid_body() -> None:
+    async with sdk_sandbox() as (client, sb, clock):
+        gid = (await client.task_group.create()).task_group_id
+        added = await client.task_group.add_runs(
+            gid, inputs=[{"input": f"q{i}", "processor": "lite"} for i in range(3)]
+        )
+        clock.advance(3600)
+        sb.set_faults(Faults(stream_cut=1.0))
+        for open_stream in (
+            lambda: client.task_group.events(gid),
+            lambda: client.task_group.get_runs(gid),
+            lambda: client.task_run.events(added.run_ids[0]),
+            lambda: client.beta.task_run.events(added.run_ids[0]),
+        ):
+            stream = await open_stream()
+            got: list[str] = []
+            with anyio.fail_after(10), pytest.raises(httpx.RemoteProtocolError):
+                async for event in stream:
+                    got.append(event.type)
+            assert len(got) == 1  # the first event arrived, then the connection broke
+        sb.set_faults(Faults())
+        runs = [e async for e in await client.task_group.get_runs(gid)]
+        assert len(runs) == 3  # nothing lost: a reconnect reads the whole stream
+        assert sb.stats()["faults_injected"]["stream_cut"] == 4

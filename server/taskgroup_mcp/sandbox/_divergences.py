@@ -83,6 +83,13 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "Runs only go queued -> running -> completed | failed (--fail-rate).",
     ),
     Divergence(
+        "webhook retries",
+        "First retry after 5 s, doubling per failed request, 'multiple attempts over 48 hours'; the exact "
+        "number of attempts is not given.",
+        "16 attempts, 5 s, 10 s, ... 81,920 s apart counted from the first (the last about 45.5 h after it), "
+        "every interval divided by --speed; any non-2xx answer or connection failure is retried.",
+    ),
+    Divergence(
         "webhook event_types",
         "Only value task_run.status; whether an empty list means no deliveries is undocumented.",
         "Any run with a webhook gets one task_run.status delivery when it finishes, whatever event_types says.",

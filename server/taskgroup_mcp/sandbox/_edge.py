@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("taskgroup_mcp.sandbox")
 
 
+class StreamCut(Exception):
+    """Raised inside a streaming body: the edge cuts the connection mid-body (the ``stream_cut`` fault)."""
+
+
 class DropResponse(Response):
     """Drop the connection with no response (the request was committed)."""
 
@@ -81,6 +85,9 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except StreamCut:
+            scope["sandbox.status"] = "cut"
+            await extensions["sandbox.drop"]()  # the body stops here, as when a connection breaks
         finally:
             if not recorded:
                 record()

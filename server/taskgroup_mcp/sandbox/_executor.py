@@ -24,9 +24,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskgroup_mcp.sandbox")
 
-WEBHOOK_ATTEMPTS = 5
 WEBHOOK_FIRST_RETRY_SECONDS = 5.0
-"""Documented: first retry after 5 s, doubling (divided by the sandbox speed)."""
+WEBHOOK_RETRY_WINDOW_SECONDS = 48 * 3600.0
+"""Documented [webhook-setup]: first retry after 5 s, doubling per failed attempt, "multiple
+attempts over 48 hours"; then delivery of that event ends. Both divided by the sandbox speed."""
+
+
+def webhook_retry_delays(speed: float) -> list[float]:
+    """The waits between a webhook's attempts: 5 s, 10 s, 20 s, ... (divided by ``speed``) for as
+    long as the next attempt still falls within 48 hours of the first (16 attempts in all)."""
+    delays: list[float] = []
+    delay, elapsed = WEBHOOK_FIRST_RETRY_SECONDS, 0.0
+    while elapsed + delay <= WEBHOOK_RETRY_WINDOW_SECONDS:
+        delays.append(delay / speed)
+        elapsed += delay
+        delay *= 2
+    return delays
 
 
 async def wait_for_change(lc: Lifecycle, clock: Clock, due: float | None) -> None:
@@ -120,8 +133,9 @@ class Executor:
         body = payload.model_dump_json(by_alias=True).encode()
         webhook_id = "whevent_" + hashlib.blake2b(f"{run_id}:status".encode(), digest_size=12).hexdigest()
         secret = self.sb.config.webhook_secret or DEFAULT_WEBHOOK_SECRET
-        delay = WEBHOOK_FIRST_RETRY_SECONDS / self.sb.config.speed
-        for attempt in range(WEBHOOK_ATTEMPTS):
+        waits = webhook_retry_delays(self.sb.config.speed)
+        due = clock.now()  # the schedule counts from the first attempt
+        for attempt in range(len(waits) + 1):
             timestamp = str(int(clock.now()))
             headers = {
                 "content-type": "application/json",
@@ -136,7 +150,7 @@ class Executor:
                     return
             except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
                 log.info("webhook for %s failed (attempt %d): %s", run_id, attempt + 1, type(exc).__name__)
-            if attempt + 1 < WEBHOOK_ATTEMPTS:
-                await clock.sleep_until(clock.now() + delay)
-                delay *= 2
+            if attempt < len(waits):
+                due += waits[attempt]
+                await clock.sleep_until(due)
         self.sb.stats.webhooks_failed += 1

@@ -1,4 +1,4 @@
-"""Faults injected into run-creating requests, for reliability tests of clients."""
+"""Faults injected into run-creating requests and event streams, for reliability tests of clients."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ class Faults:
     ``fail_before_commit``: answer 503, nothing committed. ``throttle``: answer 429 with
     ``Retry-After: retry_after``. ``latency_ms``: (min, max) added to each such request.
     ``commit_delay_ms``: committed runs become visible to reads only after this delay.
+    ``stream_error``: a stream (group events, group runs, run events) sends its first event, then
+    an ``error`` event, and ends. ``stream_cut``: a stream sends its first event, then the
+    connection is cut mid-body (a client sees an incomplete response and must resume).
 
     Every value is a finite number: probabilities in 0..1, ``retry_after`` in 0..3,600 seconds,
     ``latency_ms`` and ``commit_delay_ms`` in 0..600,000 ms (NaN or infinity would be stored and
@@ -40,9 +43,11 @@ class Faults:
     retry_after: float = 1.0
     latency_ms: tuple[float, float] = (0.0, 0.0)
     commit_delay_ms: float = 0.0
+    stream_error: float = 0.0
+    stream_cut: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("drop_after_commit", "fail_before_commit", "throttle"):
+        for name in ("drop_after_commit", "fail_before_commit", "throttle", "stream_error", "stream_cut"):
             p = getattr(self, name)
             if not (math.isfinite(p) and 0.0 <= p <= 1.0):
                 raise FaultValueError(name, f"fault {name} must be a probability between 0 and 1")
@@ -133,6 +138,7 @@ class FaultInjector:
     def __init__(self, faults: Faults, seed: int) -> None:
         self.faults = faults
         self._rng = random.Random(f"faults:{seed}")
+        self._stream_rng = random.Random(f"stream-faults:{seed}")  # apart: request draws stay as they were
 
     def draw(self) -> FaultDecision:
         f = self.faults
@@ -143,3 +149,13 @@ class FaultInjector:
         fail = not throttle and f.fail_before_commit > 0 and rng.random() < f.fail_before_commit
         drop = not (throttle or fail) and f.drop_after_commit > 0 and rng.random() < f.drop_after_commit
         return FaultDecision(latency, throttle, fail, drop, f.commit_delay_ms / 1000.0)
+
+    def draw_stream(self) -> str | None:
+        """This stream's fault: ``"error"``, ``"cut"`` or None."""
+        f = self.faults
+        rng = self._stream_rng
+        if f.stream_error > 0 and rng.random() < f.stream_error:
+            return "error"
+        if f.stream_cut > 0 and rng.random() < f.stream_cut:
+            return "cut"
+        return None

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -24,6 +25,8 @@ from taskgroup_mcp.wire import (
     RESULT_DEFAULT_TIMEOUT_SECONDS,
     RUN_EVENTS_STREAM_MAX_SECONDS,
     RUN_STATUSES,
+    ErrorEvent,
+    ErrorObject,
     RunInput,
     TaskGroupAddRunsParams,
     TaskGroupCreateParams,
@@ -40,7 +43,7 @@ from taskgroup_mcp.wire import (
 )
 
 from ._clock import ManualClock
-from ._edge import DropResponse
+from ._edge import DropResponse, StreamCut
 from ._errors import (
     error_response,
     items_from_pydantic,
@@ -81,6 +84,32 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def _sse(gen: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(gen, media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+async def _with_fault(gen: AsyncGenerator[str, None], kind: str) -> AsyncGenerator[str, None]:
+    """Pass the stream's first event through, then break it: an ``error`` event and the end, or a
+    cut connection (:class:`StreamCut`)."""
+    try:
+        async for chunk in gen:
+            frames = [f + "\n\n" for f in chunk.split("\n\n") if f.strip()]
+            if not any(not f.startswith(":") for f in frames):
+                yield chunk  # keep-alive comments only
+                continue
+            first = next(i for i, f in enumerate(frames) if not f.startswith(":"))
+            yield "".join(frames[: first + 1])
+            if kind == "cut":
+                raise StreamCut
+            error = ErrorEvent(
+                error=ErrorObject(
+                    ref_id=str(uuid.uuid4()),
+                    message="Sandbox fault stream_error: the stream failed; reconnect to continue.",
+                    detail=None,
+                )
+            )
+            yield frame(error)
+            return
+    finally:
+        await gen.aclose()
 
 
 def _qbool(request: Request, name: str, default: bool) -> bool:
@@ -160,6 +189,14 @@ class Api:
                 return exc.response
 
         return wrapped
+
+    def _stream(self, gen: AsyncGenerator[str, None]) -> StreamingResponse:
+        """An SSE response, broken by the ``stream_error`` or ``stream_cut`` fault when one is drawn."""
+        kind = self.sb.fault_injector.draw_stream()
+        if kind is not None:
+            self.sb.stats.fault(f"stream_{kind}")
+            gen = _with_fault(gen, kind)
+        return _sse(gen)
 
     def _rate_limited(self, request: Request) -> Response | None:
         """The documented 2,000 run-creating POSTs per minute per key: a 429 past it, else None."""
@@ -310,7 +347,7 @@ class Api:
             return validation_response(_query_item("status", f"must be one of {', '.join(RUN_STATUSES)}"))
         store, seed, gid = self.store, self.sb.config.seed, group.group_id
 
-        async def gen() -> AsyncIterator[str]:
+        async def gen() -> AsyncGenerator[str, None]:
             position = after
             while True:
                 page = store.group_runs(gid, position, status, PAGE)
@@ -336,7 +373,7 @@ class Api:
                 if len(page) < PAGE:
                     return
 
-        return _sse(gen())
+        return self._stream(gen())
 
     async def group_events(self, request: Request) -> Response:
         group = self._group(request)
@@ -351,7 +388,7 @@ class Api:
         timeout = None if timeout is None else max(0.0, min(timeout, float(GROUP_EVENTS_STREAM_MAX_SECONDS)))
         lc, store, gid, clock = self.lc, self.store, group.group_id, self.sb.clock
 
-        async def gen() -> AsyncIterator[str]:
+        async def gen() -> AsyncGenerator[str, None]:
             life_end = clock.now() + GROUP_EVENTS_STREAM_MAX_SECONDS
             deadline = None if timeout is None else anyio.current_time() + timeout
             quiet_since = anyio.current_time()
@@ -394,7 +431,7 @@ class Api:
                     yield KEEPALIVE
                     quiet_since = anyio.current_time()
 
-        return _sse(gen())
+        return self._stream(gen())
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -448,7 +485,7 @@ class Api:
         run = self._run(request)
         run_id, seed, clock = run.run_id, self.sb.config.seed, self.sb.clock
 
-        async def gen() -> AsyncIterator[str]:
+        async def gen() -> AsyncGenerator[str, None]:
             life_end = clock.now() + RUN_EVENTS_STREAM_MAX_SECONDS  # on the sandbox clock
             current = self.store.get_run(run_id) or run
             yield frame(TaskRunEvent(event_id=None, run=run_view(current)))
@@ -482,7 +519,7 @@ class Api:
                     yield KEEPALIVE
                     quiet_since = anyio.current_time()
 
-        return _sse(gen())
+        return self._stream(gen())
 
     # -- control ------------------------------------------------------------------------------
 
