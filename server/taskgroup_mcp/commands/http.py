@@ -291,6 +291,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         http=protocol,
+        ws="none",  # MCP needs no WebSocket; an upgraded connection would escape the limits above
         backlog=accept_backlog(max_connections),
         log_config=None,  # our handlers (configure_logging) own the output
         access_log=False,  # RequestLogMiddleware logs requests, without query strings
