@@ -30,7 +30,7 @@ from pydantic.json_schema import SkipJsonSchema
 from taskgroup_mcp.client import RESERVED_METADATA_KEY
 
 from ._answer import answer, closing
-from ._app import app_state, client_for
+from ._app import app_state, client_for, long_call
 from ._errors import to_tool_error
 from ._models import GroupStatus
 from ._params import GroupId
@@ -115,8 +115,9 @@ async def read_group_rows(
             return shape_run(event, include_input=True, reserved_key=RESERVED_METADATA_KEY)
 
         stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)  # pyright: ignore[reportArgumentType]
-        async with closing(stream) as events:
-            page = await read_page(events, shape=shape, limit=limit, budget_chars=ROWS_BUDGET_CHARS)
+        with long_call(ctx, "read_group_rows"):
+            async with closing(stream) as events:
+                page = await read_page(events, shape=shape, limit=limit, budget_chars=ROWS_BUDGET_CHARS)
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     last = page.event_ids[-1] if page.event_ids else None
@@ -145,10 +146,11 @@ async def estimate_retry(
         stream = client_for(ctx).iter_results(
             task_group_id, status="failed", include_input=True, include_output=False
         )
-        async with closing(stream) as events:
-            async for event in events:
-                if event.input is not None:
-                    processors.append((event.input.processor, "processor"))
+        with long_call(ctx, "estimate_retry"):
+            async with closing(stream) as events:
+                async for event in events:
+                    if event.input is not None:
+                        processors.append((event.input.processor, "processor"))
         est = estimate(processors, state.settings)
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
