@@ -73,6 +73,7 @@ class SafeProtocolErrors:
                 if 400 <= int(message["status"]) < 500 and content_type.startswith("application/json"):
                     held.append(message)
                     return
+                request.clear()  # not an error answer: the body is not needed while a stream runs
             elif held and message["type"] == "http.response.body":
                 held.append(message)
                 if message.get("more_body", False):
