@@ -13,12 +13,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
-from mcp.shared._stream_protocols import ReadStream, WriteStream
 from mcp.shared.message import SessionMessage
 from mcp.types import ErrorData, JSONRPCError
 from pydantic import ValidationError
 
 from ._rpc_frames import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, SAFE_MESSAGES, request_id
+from ._sdk import ReadStream, WriteStream
 
 __all__ = ["AnswerMalformed", "error_for"]
 

@@ -16,6 +16,7 @@ from taskgroup_mcp.config import Settings
 from taskgroup_mcp.tools import build_server, install_log_redaction
 
 from ._http_logs import configure_logging
+from ._sdk import serve_streams
 from ._stdio_errors import AnswerMalformed
 from ._wiring import open_backend
 
@@ -51,15 +52,13 @@ async def serve_stdio(settings: Settings) -> None:
         )  # fmt: skip
         async with stdio_server() as (read_stream, write_stream):
             # As run_stdio_async(), but a malformed frame gets its JSON-RPC error, not silence.
-            lowlevel = server._lowlevel_server  # pyright: ignore[reportPrivateUsage]
-            options = lowlevel.create_initialization_options()
-            await lowlevel.run(AnswerMalformed(read_stream, write_stream), write_stream, options)
+            await serve_streams(server, AnswerMalformed(read_stream, write_stream), write_stream)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if getattr(args, "transport", "stdio") == "http":
-        from taskgroup_mcp.commands import http  # the HTTP transport (issue 6) owns this branch
+        from taskgroup_mcp.commands import http  # imported only when serving HTTP
 
         return http.run(args)
     _configure_stdio_logging(settings)
