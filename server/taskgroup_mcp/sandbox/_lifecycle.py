@@ -98,6 +98,17 @@ class Lifecycle:
                 self._heap.append((run.end_at, run.seq, _END, run.run_id))
         heapq.heapify(self._heap)
 
+    def _reschedule(self) -> None:
+        """Another process sharing the store added or moved runs: schedule every unfinished run
+        again (transitions are idempotent, so runs already scheduled here are harmless)."""
+        self._heap = []
+        for run in self.store.unfinished_runs():
+            if run.status == "queued":
+                self._heap.append((run.start_at, run.seq, _START, run.run_id))
+            else:
+                self._heap.append((run.end_at, run.seq, _END, run.run_id))
+        heapq.heapify(self._heap)
+
     def next_due(self) -> float | None:
         """When the next transition is due (None: nothing scheduled)."""
         due = [q[0][0] for q in (self._heap, self._pending) if q]
@@ -116,6 +127,8 @@ class Lifecycle:
 
     def tick(self) -> int:
         """Apply every transition due by now, in time order; returns how many were applied."""
+        if self.store.refresh():
+            self._reschedule()
         now = self.clock.now()
         heap, pending = self._heap, self._pending
         if not ((heap and heap[0][0] <= now) or (pending and pending[0][0] <= now)):
@@ -152,11 +165,15 @@ class Lifecycle:
     # -- create -------------------------------------------------------------------------------
 
     def create_group(self, metadata: dict[str, Any] | None) -> GroupRecord:
-        n, _ = self.store.counters()
-        gid = "tgrp_" + hashlib.blake2b(f"{self.config.seed}:group:{n}".encode(), digest_size=12).hexdigest()
-        now = self.clock.now()
-        group = GroupRecord(group_id=gid, created_at=now, metadata=metadata, modified_at=now)
-        self.store.add_group(group)
+        with self.store.batch():  # the counter read and its bump are one step for every process
+            n, _ = self.store.counters()
+            gid = (
+                "tgrp_"
+                + hashlib.blake2b(f"{self.config.seed}:group:{n}".encode(), digest_size=12).hexdigest()
+            )
+            now = self.clock.now()
+            group = GroupRecord(group_id=gid, created_at=now, metadata=metadata, modified_at=now)
+            self.store.add_group(group)
         return group
 
     def add_runs(
@@ -185,6 +202,7 @@ class Lifecycle:
         first_seq = self.store.reserve_runs(len(inputs))
         first_index = -1
         if group is not None:
+            group = self.store.get_group(group.group_id) or group  # as committed, by any process
             first_index = group.next_index
             group.next_index += len(inputs)
             self.store.save_group(group)

@@ -34,6 +34,9 @@ class MemoryStore:
     def batch(self) -> Generator[None, None, None]:
         yield
 
+    def refresh(self) -> bool:
+        return False  # nothing else writes here
+
     def counters(self) -> tuple[int, int]:
         return self._groups_created, self._runs_created
 

@@ -2,6 +2,11 @@
 
 Groups are few and hot (their counts change with every transition), so they are also cached in
 memory and written through; runs and events are read from the database in pages.
+
+Several processes may share one file (``--sandbox`` servers share the state directory's): writes
+take SQLite's write lock first (``BEGIN IMMEDIATE``), so counters and the ids derived from them are
+unique across processes, and the group cache is reloaded whenever another process has committed
+(``PRAGMA data_version``).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ class SqliteStore:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -61,6 +66,13 @@ class SqliteStore:
         if "betas" not in columns:  # a database written before runs kept their betas
             self._db.execute("ALTER TABLE runs ADD COLUMN betas TEXT NOT NULL DEFAULT ''")
         self._groups: dict[str, GroupRecord] = {}
+        self._data_version = -1
+        self._changed_elsewhere = False
+        self._load_groups()
+
+    def _load_groups(self) -> None:
+        self._data_version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        self._groups = {}
         for row in self._db.execute(
             "SELECT group_id, created_at, metadata, modified_at, counts, num_runs, next_index, event_seq FROM groups"
         ):
@@ -75,6 +87,17 @@ class SqliteStore:
                 event_seq=row[7],
             )
 
+    def _sync(self) -> None:
+        if int(self._db.execute("PRAGMA data_version").fetchone()[0]) != self._data_version:
+            self._load_groups()
+            self._changed_elsewhere = True
+
+    def refresh(self) -> bool:
+        """Reload what another process committed; True when it had since the last call."""
+        self._sync()
+        changed, self._changed_elsewhere = self._changed_elsewhere, False
+        return changed
+
     def close(self) -> None:
         self._db.close()
 
@@ -84,8 +107,9 @@ class SqliteStore:
         if self._db.in_transaction:
             yield
             return
-        self._db.execute("BEGIN")
+        self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._sync()  # under the write lock: the cache is now what the file holds
             yield
         except BaseException:
             self._db.execute("ROLLBACK")

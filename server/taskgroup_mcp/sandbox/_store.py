@@ -20,6 +20,10 @@ class Store(Protocol):
         """Group many writes into one unit (one SQLite transaction); nested batches join the outer."""
         ...
 
+    def refresh(self) -> bool:
+        """Pick up what other processes sharing the store committed; True when anything changed."""
+        ...
+
     def counters(self) -> tuple[int, int]:
         """(groups created, runs created) so far: ids derive from them."""
         ...
