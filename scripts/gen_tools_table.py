@@ -30,7 +30,7 @@ _SECTION = re.compile(re.escape(START) + r"\n(.*?)" + re.escape(END), re.DOTALL)
 
 async def list_tools() -> list[Tool]:
     """The tools as a client sees them (in-process, no key, no network)."""
-    async with Client(build_server(Settings())) as client:
+    async with Client(build_server(Settings(state=False))) as client:
         return list((await client.list_tools()).tools)
 
 

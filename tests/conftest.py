@@ -50,8 +50,22 @@ def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     no test ever writes to ~/.taskgroup-mcp. Subprocesses inherit the variable."""
     state = tmp_path / "state"
     monkeypatch.setenv("TASKGROUP_MCP_STATE_DIR", str(state))
+    # Servers that tests start with an environment of their own still get HOME from ours (the
+    # SDK's stdio client passes it on): their default state directory is a temporary one too.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(taskgroup_mcp.config, "default_state_dir", lambda: state)
     return state
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same for module-scoped fixtures (they are set up before any function-scoped one)."""
+    state = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TASKGROUP_MCP_STATE_DIR", str(state))
+        patch.setenv("HOME", str(state.parent / f"{state.name}-home"))
+        patch.setattr(taskgroup_mcp.config, "default_state_dir", lambda: state)
+        yield state
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from taskgroup_mcp import __version__
 from taskgroup_mcp.config import SettingsError
 
-_COMMANDS = ("serve", "sandbox", "demo", "check", "ui", "config")
+_COMMANDS = ("serve", "sandbox", "demo", "check", "ui", "config", "groups", "status", "results", "export")
 
 
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         "drop_after_commit=0.2,fail_before_commit=0.1,throttle=0.05,retry_after=1,latency_ms=50-200,commit_delay_ms=500",
     )
     sandbox.add_argument("--log-level", default="INFO", help="log level (default INFO; logs go to stderr)")
+    sandbox.add_argument(
+        "--reset",
+        action="store_true",
+        help="clear the sandbox's groups and runs (--db FILE, or the one --sandbox servers share in "
+        "TASKGROUP_MCP_STATE_DIR) and exit",
+    )
 
     demo = sub.add_parser("demo", help="show the whole product working against the sandbox (synthetic data)")
     demo.add_argument("--inputs", type=int, default=24, help="research questions to fan out (default 24)")
@@ -110,6 +116,37 @@ def build_parser() -> argparse.ArgumentParser:
     from taskgroup_mcp.commands.config import add_arguments as add_config_arguments
 
     add_config_arguments(config)
+
+    groups = sub.add_parser("groups", help="list your task groups from the journal, newest first")
+    groups.add_argument("--label", default=None, help="only groups whose label contains this text")
+    state = groups.add_mutually_exclusive_group()
+    state.add_argument("--active", action="store_true", help="only groups with runs still running")
+    state.add_argument("--finished", action="store_true", help="only groups whose runs all finished")
+    groups.add_argument("--limit", type=int, default=20, choices=range(1, 101), metavar="N",
+                        help="at most N groups (1-100, default 20)")  # fmt: skip
+
+    status = sub.add_parser("status", help="one task group's status")
+    status.add_argument("group", metavar="GROUP", help="the task group id (tgrp_...)")
+
+    results = sub.add_parser("results", help="every run's result of a task group, on stdout")
+    results.add_argument("group", metavar="GROUP", help="the task group id (tgrp_...)")
+    results.add_argument("--format", choices=("table", "jsonl", "csv"), default="table",
+                         help="table (default), jsonl or csv")  # fmt: skip
+
+    export = sub.add_parser("export", help="write a task group's results to a CSV or JSONL file")
+    export.add_argument("group", metavar="GROUP", help="the task group id (tgrp_...)")
+    export.add_argument("--to", required=True, metavar="FILE", help="the file to write")
+    export.add_argument("--format", choices=("csv", "jsonl"), default=None,
+                        help="csv or jsonl (default: from the file's extension, else csv)")  # fmt: skip
+
+    for people in (groups, status, results, export):
+        people.add_argument("--json", action="store_true", help="machine-readable output for scripts")
+        people.add_argument(
+            "--sandbox",
+            action="store_true",
+            default=None,
+            help="against the embedded sandbox (synthetic data)",
+        )
     return parser
 
 

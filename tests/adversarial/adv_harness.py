@@ -208,6 +208,7 @@ async def raw_stdio(
 ) -> AsyncIterator[RawStdio]:
     """``taskgroup-mcp [--sandbox]`` with every logger at DEBUG; stdout and stderr fully captured."""
     command = [sys.executable, "-c", FORCE_DEBUG, *(["--sandbox"] if sandbox_flag else [])]
+    env = {"TASKGROUP_MCP_STATE_DIR": os.environ["TASKGROUP_MCP_STATE_DIR"], **env}
     async with await anyio.open_process(command, env=env, cwd=str(tmp_path)) as process:
         raw = RawStdio(process)
         async with anyio.create_task_group() as tg:

@@ -86,7 +86,7 @@ async def test_malformed_frames_never_stop_the_stdio_server_and_every_request_st
     assert bad_args["result"]["isError"] is True
     assert "task_group_id" in bad_args["result"]["content"][0]["text"]
     assert not TRACEBACK.search(json.dumps(bad_args))
-    assert len(listed["result"]["tools"]) == 9
+    assert len(listed["result"]["tools"]) == 10
     assert raw.process.returncode == 0, raw.stderr.decode(errors="replace")[-2000:]
     assert_every_line_is_json_rpc(raw.stdout_lines)
 

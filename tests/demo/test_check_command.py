@@ -33,7 +33,7 @@ def test_check_against_the_sandbox_passes_and_exits_zero(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "mode: sandbox" in out
-    assert "offers 9 tools" in out
+    assert "offers 10 tools" in out
     assert "create_task_group: tgrp_" in out
     assert "get_task_group_status: 0 runs" in out
     assert "synthetic" in out

@@ -33,6 +33,7 @@ def free_port() -> int:
 
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKGROUP_MCP_", "PARALLEL_"))}
+    env["TASKGROUP_MCP_STATE_DIR"] = os.environ["TASKGROUP_MCP_STATE_DIR"]  # never the real home
     env.update(extra)
     return env
 

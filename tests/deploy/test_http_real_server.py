@@ -39,7 +39,7 @@ def api_requests(sandbox: Sandbox) -> int:
 @asynccontextmanager
 async def real_server(**overrides: Any) -> AsyncIterator[tuple[Running, Sandbox]]:
     settings = Settings(
-        sandbox=True, sandbox_speed=600.0, auth_tokens=[SecretStr(TOKEN)], port=0, **overrides
+        sandbox=True, sandbox_speed=600.0, auth_tokens=[SecretStr(TOKEN)], port=0, state=False, **overrides
     )
     async with open_backend(settings) as backend:
         assert backend.sandbox is not None

@@ -39,6 +39,7 @@ TOOL_NAMES = {
     "get_task_run",
     "export_task_group_results",
     "retry_failed_runs",
+    "list_task_groups",
 }
 
 
@@ -297,6 +298,7 @@ async def test_every_tool_result_from_the_sandbox_says_the_data_is_synthetic(san
         results["retry_failed_runs"] = _data(
             await client.call_tool("retry_failed_runs", {"task_group_id": gid})
         )
+        results["list_task_groups"] = _data(await client.call_tool("list_task_groups", {}))
         assert set(results) == TOOL_NAMES
         for name, data in results.items():
             assert data.get("notice") == SANDBOX_NOTICE, name

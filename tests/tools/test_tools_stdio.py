@@ -82,6 +82,7 @@ async def test_taskgroup_mcp_sandbox_over_stdio_fans_out_waits_pages_and_exports
     env = {
         "PATH": os.environ.get("PATH", ""),
         "TASKGROUP_MCP_EXPORT_DIR": str(tmp_path / "exports"),
+        "TASKGROUP_MCP_STATE_DIR": os.environ["TASKGROUP_MCP_STATE_DIR"],
         "TASKGROUP_MCP_SANDBOX_SPEED": "300",
         "TASKGROUP_MCP_LOG_LEVEL": "WARNING",
     }

@@ -36,6 +36,7 @@ def test_stdout_carries_only_json_rpc_even_at_debug(tmp_path: Path) -> None:
         "PATH": os.environ.get("PATH", ""),
         "TASKGROUP_MCP_LOG_LEVEL": "DEBUG",
         "TASKGROUP_MCP_EXPORT_DIR": str(tmp_path),
+        "TASKGROUP_MCP_STATE_DIR": os.environ["TASKGROUP_MCP_STATE_DIR"],
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "taskgroup_mcp", "--sandbox"],

@@ -6,9 +6,13 @@ layer may start the sandbox and hand the tools a client pointed at it.
 
 from __future__ import annotations
 
+import logging
+import secrets
+import sqlite3
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -17,11 +21,27 @@ from taskgroup_mcp.config import Settings
 from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
 from taskgroup_mcp.tools import ClientFactory
 
-__all__ = ["SANDBOX_API_KEY", "SANDBOX_BASE_URL", "Backend", "open_backend", "sandbox_settings"]
+__all__ = [
+    "SANDBOX_API_KEY",
+    "SANDBOX_BASE_URL",
+    "SANDBOX_FILE",
+    "Backend",
+    "open_backend",
+    "sandbox_file",
+    "sandbox_settings",
+]
+
+logger = logging.getLogger("taskgroup_mcp.serve")
 
 SANDBOX_BASE_URL = "http://sandbox.invalid"
 """Never resolved: requests reach the sandbox through its in-process transport."""
 SANDBOX_API_KEY = "sandbox-key-not-a-secret"
+SANDBOX_FILE = "sandbox.db"
+"""The embedded sandbox's groups and runs, beside the journal in the state directory."""
+
+
+def sandbox_file(settings: Settings) -> Path:
+    return settings.state_dir.expanduser() / SANDBOX_FILE
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,28 @@ async def open_backend(
         seed=settings.sandbox_seed,
         rate_limit_per_minute=settings.sandbox_rate_limit_per_minute,
     )
-    sandbox = Sandbox(config)
+    if sandbox_config is None and settings.state:
+        # Persist with the journal: every --sandbox process on this state directory sees the same
+        # groups, and ids stay unique across processes and restarts.
+        path = sandbox_file(settings)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            sandbox = Sandbox(replace(config, db_path=str(path)))
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning(
+                "TASKGROUP_MCP_STATE_DIR: the sandbox file %s is not usable (%s); using an in-memory "
+                "sandbox instead (taskgroup-mcp sandbox --reset clears the file)",
+                path,
+                " ".join(str(exc).split())[:200],
+            )
+            sandbox = Sandbox(config)
+    else:
+        sandbox = Sandbox(config)
+    if sandbox.config.db_path is None:
+        # Forgotten at exit: its ids must never meet another sandbox's in the journal.
+        effective = effective.model_copy(
+            update={"parallel_base_url": f"http://sandbox-{secrets.token_hex(6)}.invalid"}
+        )
     try:
         async with sandbox:
 

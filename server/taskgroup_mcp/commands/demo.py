@@ -128,6 +128,8 @@ def _child_env(export_dir: Path, speed: float) -> dict[str, str]:
         "TASKGROUP_MCP_ALLOW_HTTP_MCP_URLS": "1",
         "TASKGROUP_MCP_ALLOW_PRIVATE_MCP_URLS": "1",
         "TASKGROUP_MCP_LOG_LEVEL": "WARNING",
+        # A demo leaves nothing behind: no journal, an in-memory sandbox.
+        "TASKGROUP_MCP_STATE": "off",
     }
 
 

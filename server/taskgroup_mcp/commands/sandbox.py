@@ -12,14 +12,20 @@ import contextlib
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Generator
+from pathlib import Path
 
 import anyio
 import uvicorn
 
-from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
+from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import open_journal
+from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig, open_store
 from taskgroup_mcp.wire import TASK_CREATION_RATE_PER_MINUTE
+
+from ._wiring import SANDBOX_BASE_URL, sandbox_file
 
 __all__ = ["run"]
 
@@ -110,8 +116,46 @@ async def serve(sandbox: Sandbox, host: str, port: int) -> None:
         tg.cancel_scope.cancel()
 
 
+def reset(db: str | None) -> int:
+    """Clear a sandbox file (``--db``, or the one ``--sandbox`` servers share) and what the journal
+    recorded of its groups. Processes using it pick up the change on their next request."""
+    settings = Settings.from_env()
+    path = Path(db).expanduser() if db else sandbox_file(settings)
+    if not path.exists():
+        sys.stdout.write(f"nothing to clear: {path} does not exist\n")
+        return 0
+    try:
+        store = open_store(str(path))
+        groups, runs = store.counts()
+        store.clear()
+        store.close()
+    except sqlite3.Error as exc:
+        sys.stderr.write(
+            f"taskgroup-mcp sandbox: {path} is not a sandbox file ({' '.join(str(exc).split())[:200]}); "
+            "delete it to start over\n"
+        )
+        return 2
+    if db is None:
+        anyio.run(_forget_sandbox_groups, settings)
+    sys.stdout.write(f"cleared the sandbox at {path} ({groups} groups, {runs} runs)\n")
+    return 0
+
+
+async def _forget_sandbox_groups(settings: Settings) -> None:
+    journal = open_journal(settings)
+    if journal is None:
+        return
+    await journal.start()
+    try:
+        await journal.forget_api(SANDBOX_BASE_URL)
+    finally:
+        await journal.close()
+
+
 def run(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
+    if getattr(args, "reset", False):
+        return reset(args.db)
     try:
         config = config_from_args(args)
     except ValueError as exc:

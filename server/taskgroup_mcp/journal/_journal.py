@@ -395,10 +395,10 @@ class Journal:
 
         async def read(tx: Any) -> dict[str, SentId]:
             rows = await tx.fetchall(
-                "SELECT cid, sent_at, run_id FROM tg_sent WHERE api = ? AND group_id = ? AND call_key = ?",
+                "SELECT cid, sent_at, run_id, sender FROM tg_sent WHERE api = ? AND group_id = ? AND call_key = ?",
                 (api, group_id, call_key),
             )
-            return {str(r[0]): SentId(str(r[0]), float(r[1]), r[2]) for r in rows}
+            return {str(r[0]): SentId(str(r[0]), float(r[1]), r[2], r[3]) for r in rows}
 
         try:
             return await self._read(read)
@@ -408,13 +408,13 @@ class Journal:
     async def write_ahead(self, api: str, group_id: str, call_key: str, cids: Sequence[str]) -> bool:
         """Before a request carrying ``cids`` is sent: from now on they may exist in the group."""
         now = time.time()
-        rows = [(api, group_id, cid, call_key, now) for cid in cids]
+        rows = [(api, group_id, cid, call_key, now, self.instance) for cid in cids]
 
         async def write(tx: Any) -> None:
             await tx.executemany(
-                "INSERT INTO tg_sent (api, group_id, cid, call_key, sent_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (api, group_id, cid) DO UPDATE SET sent_at = excluded.sent_at "
-                "WHERE tg_sent.run_id IS NULL",
+                "INSERT INTO tg_sent (api, group_id, cid, call_key, sent_at, sender) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (api, group_id, cid) DO UPDATE SET sent_at = excluded.sent_at, "
+                "sender = excluded.sender WHERE tg_sent.run_id IS NULL",
                 rows,
             )
             await tx.execute(
@@ -431,12 +431,12 @@ class Journal:
         if not runs:
             return True
         now = time.time()
-        rows = [(api, group_id, cid, call_key, now, run_id) for cid, run_id in runs.items()]
+        rows = [(api, group_id, cid, call_key, now, run_id, self.instance) for cid, run_id in runs.items()]
 
         async def write(tx: Any) -> None:
             await tx.executemany(
-                "INSERT INTO tg_sent (api, group_id, cid, call_key, sent_at, run_id) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (api, group_id, cid) DO UPDATE SET run_id = excluded.run_id",
+                "INSERT INTO tg_sent (api, group_id, cid, call_key, sent_at, run_id, sender) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api, group_id, cid) DO UPDATE SET run_id = excluded.run_id",
                 rows,
             )
 

@@ -46,3 +46,5 @@ class SentId:
     """Unix seconds of the last request that carried it."""
     run_id: str | None = None
     """The run id the API answered with (None: no answer seen, the request may or may not have landed)."""
+    sender: str | None = None
+    """The journal instance (server process) that sent it last."""

@@ -44,6 +44,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX IF NOT EXISTS tg_sent_by_time ON tg_sent (sent_at)",
         ],
     ),
+    (
+        3,
+        "which server process wrote each client id (a repeat by another process settles first)",
+        ["ALTER TABLE tg_sent ADD COLUMN sender TEXT"],
+    ),
 ]
 
 VERSION_TABLE = (

@@ -6,8 +6,11 @@ redaction, error mapping) that are tested without MCP.
 from ._app import NO_KEY_MESSAGE, AppState, ClientFactory, client_for
 from ._arguments import ArgumentProblem
 from ._errors import to_tool_error
+from ._export import export_group
 from ._follow import follow_group
 from ._forwarding import check_url, resolve_mcp_servers
+from ._groups import list_groups_page
+from ._journaling import Journaled
 from ._resources import plan_fan_out, processors_table
 from ._sanitize import (
     SANDBOX_NOTICE,
@@ -33,6 +36,7 @@ __all__ = [
     "ArgumentProblem",
     "ClientFactory",
     "Estimate",
+    "Journaled",
     "SpendRefused",
     "build_server",
     "check_url",
@@ -41,9 +45,11 @@ __all__ = [
     "encode_cursor",
     "estimate",
     "estimate_tokens",
+    "export_group",
     "fit",
     "follow_group",
     "install_log_redaction",
+    "list_groups_page",
     "plan_fan_out",
     "processors_table",
     "read_page",

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
@@ -15,7 +16,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import Journal, Scope, open_journal
 
+from ._journaling import Journaled
 from ._sanitize import SANDBOX_NOTICE, SECRETS
 
 ClientFactory = Callable[[], ParallelClient]
@@ -106,6 +109,8 @@ class AppState:
     paying for every run again."""
     tenants: OrderedDict[str, ParallelClient] = field(default_factory=lambda: OrderedDict())
     """Per-request-key clients by a hash of the key, so each account keeps one pacing budget."""
+    journal: Journal | None = None
+    """The durable record of groups and sent client ids (None with TASKGROUP_MCP_STATE=off)."""
     long_calls: CallerSlots = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,25 +118,57 @@ class AppState:
 
     @property
     def notice(self) -> str | None:
-        return SANDBOX_NOTICE if self.settings.sandbox else None
+        parts = [
+            SANDBOX_NOTICE if self.settings.sandbox else None,
+            self.journal.notice if self.journal is not None else None,
+        ]
+        return " ".join(p for p in parts if p) or None
 
 
 def make_lifespan(
-    settings: Settings, client_factory: ClientFactory | None
+    settings: Settings, client_factory: ClientFactory | None, states: list[AppState] | None = None
 ) -> Callable[[Any], AbstractAsyncContextManager[AppState]]:
-    """The lifespan: open the client once (if there is a key, a sandbox, or per-request keys)."""
+    """The lifespan: open the journal, and the client once (if there is a key, a sandbox, or
+    per-request keys). The state is also published in ``states`` while it lives (for the static
+    resources, which get no request context)."""
+    published: list[AppState] = states if states is not None else []
+
+    @asynccontextmanager
+    async def publish(state: AppState) -> AsyncGenerator[AppState]:
+        published.append(state)
+        try:
+            yield state
+        finally:
+            published.remove(state)
 
     @asynccontextmanager
     async def lifespan(_server: Any) -> AsyncGenerator[AppState]:
         if settings.parallel_api_key is not None:
             SECRETS.add(settings.parallel_api_key.get_secret_value())
-        usable = settings.sandbox or settings.api_key_configured or settings.per_request_api_key
-        if not usable:
-            yield AppState(settings=settings, client=None)
-            return
-        factory = client_factory or (lambda: ParallelClient.from_settings(settings))
-        async with factory() as client:
-            yield AppState(settings=settings, client=client)
+        if settings.database_url is not None:
+            url = settings.database_url.get_secret_value()
+            SECRETS.add(url)
+            password = urlsplit(url).password
+            if password:
+                SECRETS.add(password)
+        journal = open_journal(settings)
+        if journal is not None:
+            await journal.start()
+        try:
+            usable = settings.sandbox or settings.api_key_configured or settings.per_request_api_key
+            if not usable:
+                async with publish(AppState(settings=settings, client=None, journal=journal)) as state:
+                    yield state
+                return
+            factory = client_factory or (lambda: ParallelClient.from_settings(settings))
+            async with (
+                factory() as client,
+                publish(AppState(settings=settings, client=client, journal=journal)) as state,
+            ):
+                yield state
+        finally:
+            if journal is not None:
+                await journal.close()
 
     return lifespan
 
@@ -212,6 +249,16 @@ def caller_id(ctx: Context[Any, Any]) -> str:
     if token is not None:
         return f"token:{token.client_id}"
     return "local"
+
+
+def scope_for(ctx: Context[Any, Any]) -> Scope:
+    """Whose groups this request touches: the API, and the tenant (a hash of the caller's own key
+    in multi-tenant mode; the server's own key is the tenant ``""``)."""
+    return Scope(app_state(ctx).settings.parallel_base_url, caller_tenant(ctx) or "")
+
+
+def journaled(ctx: Context[Any, Any]) -> Journaled:
+    return Journaled(app_state(ctx).journal, scope_for(ctx))
 
 
 def client_for(ctx: Context[Any, Any]) -> ParallelClient:

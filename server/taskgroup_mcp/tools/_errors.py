@@ -30,6 +30,8 @@ from taskgroup_mcp.client import (
 )
 
 from ._arguments import ArgumentProblem, format_problems, problems_from_validation
+from ._groups import JournalUnavailable
+from ._journaling import SameCallRunning
 from ._sanitize import SECRETS
 from ._spend import SpendRefused
 
@@ -63,8 +65,13 @@ def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: st
     exc = _unwrap(exc)
     if isinstance(exc, ToolError):
         return ToolError(SECRETS.redact_pieces(SECRETS.redact_text(str(exc))))
-    if isinstance(exc, ArgumentProblem | SpendRefused):
+    if isinstance(exc, ArgumentProblem | SpendRefused | SameCallRunning):
         message = str(exc)
+    elif isinstance(exc, JournalUnavailable):
+        message = (
+            f"The journal is not available: {exc} list_task_groups needs it; every other tool keeps "
+            "working with the task_group_id you have."
+        )
     elif isinstance(exc, ValidationError):
         message = format_problems(problems_from_validation(exc))
     elif isinstance(exc, NotFoundError):

@@ -10,6 +10,7 @@ import csv
 import json
 import re
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -90,9 +91,12 @@ async def export_group(
     include_basis: BasisMode,
     notice: str | None,
     tenant: str | None = None,
+    name: str | None = None,
+    on_row: Callable[[int], Awaitable[None]] | None = None,
 ) -> ExportResult:
     """Stream every run of the group to a file in ``tenant``'s scope (None: the operator's);
-    count each input (by its client id) once."""
+    count each input (by its client id) once. ``name``: the file's name (default: the group id and
+    a time stamp); ``on_row``: told the rows written so far, every few hundred and at the end."""
     try:
         directory = await anyio.to_thread.run_sync(lambda: ExportDir.open(export_dir, tenant, create=True))
     except ExportDirError as exc:
@@ -100,8 +104,9 @@ async def export_group(
     assert directory is not None  # created above
     with directory:
         return await _export_into(
-            directory, client, group_id, fmt=fmt, include_basis=include_basis, notice=notice
-        )
+            directory, client, group_id, fmt=fmt, include_basis=include_basis, notice=notice, name=name,
+            on_row=on_row,
+        )  # fmt: skip
 
 
 async def _export_into(
@@ -112,9 +117,11 @@ async def _export_into(
     fmt: ExportFormat,
     include_basis: BasisMode,
     notice: str | None,
+    name: str | None,
+    on_row: Callable[[int], Awaitable[None]] | None,
 ) -> ExportResult:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"{_SAFE.sub('_', group_id)}-{stamp}.{fmt}"
+    name = name or f"{_SAFE.sub('_', group_id)}-{stamp}.{fmt}"
     staging = f".{name}.jsonl.part"
     cids: Counter[str] = Counter()
     rows = 0
@@ -138,8 +145,12 @@ async def _export_into(
                 if len(buffer) >= 500:
                     await out.write("".join(buffer))
                     buffer.clear()
+                    if on_row is not None:
+                        await on_row(rows)
             if buffer:
                 await out.write("".join(buffer))
+            if on_row is not None:
+                await on_row(rows)
         if fmt == "jsonl":
             await anyio.to_thread.run_sync(directory.rename, staging, name)
         else:

@@ -30,6 +30,7 @@ class GroupCreated(Answer):
 
 class GroupStatus(Answer):
     task_group_id: str
+    label: str | SkipJsonSchema[None] = None
     active: bool
     total: int = Field(description="runs in the group")
     counts: dict[str, int] = Field(description="runs by status (non-zero only)")
@@ -124,3 +125,23 @@ class RetryResult(Answer):
     already_present: int
     failed: list[Failure] = Field(default_factory=lambda: [])
     notes: list[str] | SkipJsonSchema[None] = None
+
+
+class GroupListed(BaseModel):
+    task_group_id: str
+    label: str | SkipJsonSchema[None] = None
+    created_at: str
+    active: bool | SkipJsonSchema[None] = Field(default=None, description="absent: status never read")
+    total: int | SkipJsonSchema[None] = None
+    counts: dict[str, int] = Field(default_factory=lambda: {})
+    inputs_added: int = Field(default=0, description="inputs this server added")
+    cost_usd: float = Field(default=0.0, description="estimated cost of those runs")
+    processors: list[str] | SkipJsonSchema[None] = None
+
+
+class GroupsPage(Answer):
+    groups: list[GroupListed] = Field(description="newest first")
+    returned: int
+    next_cursor: str | SkipJsonSchema[None] = Field(
+        default=None, description="pass to get more; null at the end"
+    )

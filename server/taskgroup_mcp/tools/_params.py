@@ -85,3 +85,10 @@ StatusFilter = Annotated[
     Literal["completed", "failed", "queued", "running", "action_required", "cancelling", "cancelled"] | None,
     Field(description="only runs in this status (default: all runs)"),
 ]
+Label = Annotated[
+    str | None,
+    Field(
+        max_length=120,
+        description="optional short name for the job, shown by list_task_groups (kept in the group's metadata)",
+    ),
+]

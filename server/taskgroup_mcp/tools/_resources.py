@@ -9,14 +9,18 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from pydantic import Field
+from mcp.server.mcpserver.resources import Resource
+from pydantic import Field, PrivateAttr
 
 from taskgroup_mcp import wire
+from taskgroup_mcp.journal import Scope
 
-from ._app import app_state, caller_tenant, client_for
+from ._app import AppState, app_state, caller_tenant, client_for
 from ._errors import to_tool_error
 from ._export import EXPORT_URI_PREFIX
 from ._export_files import read_export
+from ._groups import DEFAULT_GROUPS, list_groups_page
+from ._journaling import Journaled
 from ._params import ID_PATTERN
 from ._shaping import json_text
 from ._status import summarize
@@ -66,8 +70,48 @@ def plan_fan_out(
     return PLAN_FAN_OUT.format(about=about, n=inputs or "one per entity", processor=processor)
 
 
-def register_resources(server: MCPServer[Any]) -> None:
-    """Add the resources and the prompt to ``server``."""
+class GroupsResource(Resource):
+    """``taskgroup://groups``: the first page of list_task_groups. A static resource gets no request
+    context, so it reads the server's state as the lifespan published it (``states``) and lists the
+    server key's groups; in multi-tenant mode it refuses (it cannot tell whose groups to list)."""
+
+    _states: list[AppState] = PrivateAttr(default_factory=list[AppState])
+
+    async def read(self) -> str:
+        if not self._states:
+            raise ResourceError("The server is not initialised.")
+        state = self._states[-1]
+        if state.settings.per_request_api_key and not state.settings.sandbox:
+            raise ResourceError(
+                "Each caller brings its own key here, and a resource read cannot say whose groups to list: "
+                "call the list_task_groups tool."
+            )
+        who = Journaled(state.journal, Scope(state.settings.parallel_base_url, ""))
+        try:
+            page = await list_groups_page(
+                state.client,
+                who,
+                label=None,
+                active=None,
+                cursor=None,
+                limit=DEFAULT_GROUPS,
+                notice=state.notice,
+            )
+        except Exception as exc:
+            raise ResourceError(str(to_tool_error(exc))) from None
+        return json_text(page.model_dump(mode="json", exclude_none=True))
+
+
+def register_resources(server: MCPServer[Any], states: list[AppState] | None = None) -> None:
+    """Add the resources and the prompt to ``server`` (``states``: where the lifespan publishes its state)."""
+    groups = GroupsResource(
+        uri="taskgroup://groups",
+        name="groups",
+        title="Your task groups, newest first",
+        mime_type="application/json",
+    )
+    groups._states = states if states is not None else []  # pyright: ignore[reportPrivateUsage]
+    server.add_resource(groups)
 
     @server.resource(
         "taskgroup://processors",

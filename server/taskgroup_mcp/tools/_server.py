@@ -71,17 +71,18 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
     install_log_redaction()
     for secret in operator_secrets(settings):
         SECRETS.add(secret)
+    states: list[AppState] = []
     instructions = INSTRUCTIONS + ("\n" + SANDBOX_NOTICE if settings.sandbox else "")
     server: MCPServer[AppState] = MCPServer(
         SERVER_NAME,
         version=__version__,
         instructions=instructions,
-        lifespan=make_lifespan(settings, client_factory),
+        lifespan=make_lifespan(settings, client_factory, states),
         tools=with_explorer([_tool(fn, title, ann) for fn, title, ann in TOOLS], _tool),
         extensions=[explorer_extension()],
         middleware=[redaction_middleware, explorer_middleware],
     )
 
-    register_resources(server)
+    register_resources(server, states)
     logger.debug("built %s with %d tools (sandbox=%s)", SERVER_NAME, len(TOOLS), settings.sandbox)
     return server

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from taskgroup_mcp import wire
 
 from ._models import GroupStatus
+from ._sanitize import strip_invisible
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -43,8 +44,10 @@ def summarize(
     eta: float | None = None
     if status.is_active and elapsed is not None and done > 0:
         eta = round(elapsed / done * (total - done), 0)
+    label = (group.metadata or {}).get("label")
     return GroupStatus(
         task_group_id=group.taskgroup_id,
+        label=" ".join(strip_invisible(label).split())[:120] or None if isinstance(label, str) else None,
         active=status.is_active,
         total=total,
         counts=counts,

@@ -14,11 +14,13 @@ from pydantic import ValidationError
 from taskgroup_mcp import wire
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import Scope
 
 from ._answer import Heartbeat, closing
 from ._arguments import ArgumentProblem, problems_from_validation
 from ._forwarding import resolve_mcp_servers
 from ._inputs import InputValue, RunOverride, build_run_inputs, read_inputs_file, task_spec
+from ._journaling import Journaled, submit_journaled
 from ._models import Failure, RetryResult, RunsAdded
 from ._shaping import json_text
 from ._spend import Estimate, SpendRefused, estimate, refusal, unknown_processor_problem
@@ -29,6 +31,7 @@ MAX_FAILURES_SHOWN = 20
 RETRY_OF_KEY = "retry_of"
 """Metadata key naming the failed run a retried input replaces."""
 RETRY_CALL_KEY = "retry_failed_runs"
+_NO_SCOPE = Scope("", "")
 
 
 @dataclass
@@ -178,23 +181,34 @@ async def submit_plan(
     report: Progress,
     notice: str | None,
     heartbeat: float = 5.0,
+    journaled: Journaled | None = None,
+    lease_wait: float = 50.0,
 ) -> RunsAdded:
     """Add a planned batch exactly once and summarize what happened. Large batches take a while
-    (pacing at the account's rate limit): progress is re-sent at least every ``heartbeat`` s."""
+    (pacing at the account's rate limit): progress is re-sent at least every ``heartbeat`` s.
+    With the journal, the same call in another process or replica waits (up to ``lease_wait`` s)
+    for this one, and a repeat after a restart reconciles what this one sent."""
     total = len(batch.run_inputs)
     beat = Heartbeat(report, heartbeat)
 
     async def on_progress(done: int, total: int) -> None:
         await beat(float(done), float(total), f"submitted {done}/{total} inputs")
 
+    async def on_wait(message: str) -> None:
+        await beat(0.0, float(total), message)
+
     async with beat.running():
         await beat(0.0, float(total), f"submitting {total} inputs")
-        result = await client.submit(
+        result = await submit_journaled(
+            client,
+            journaled or Journaled(None, _NO_SCOPE),
             group_id,
             batch.run_inputs,
             default_task_spec=batch.spec,
             call_key=call_key,
             on_progress=on_progress,
+            on_wait=on_wait,
+            lease_wait=lease_wait,
         )
     failures = [Failure(index=f.index, reason=f.reason, field=f.field) for f in result.failed]
     if (
@@ -210,6 +224,15 @@ async def submit_plan(
             "in a minute: it is safe to repeat, nothing is ever added twice."
         )
     group = await client.get_task_group(group_id)
+    if journaled is not None:
+        await journaled.seen(group)
+        await journaled.added(
+            group_id,
+            processors=[run.processor for run in batch.run_inputs],
+            spec=batch.spec,
+            added=result.added,
+            cost_usd=batch.estimate.cost_usd * result.added / max(1, total),
+        )
     status = summarize(group, notice=None)
     status.next_step = None
     step = next_step_for(group_id, group.status.is_active, group.status.num_task_runs)
@@ -243,6 +266,8 @@ async def retry_failed(
     notice: str | None,
     heartbeat: float = 5.0,
     confirm_cost_usd: float | None = None,
+    journaled: Journaled | None = None,
+    lease_wait: float = 50.0,
 ) -> RetryResult:
     """Add every failed run's input again to the same group, idempotently: each retried input
     carries the failed run's id, so repeating this call adds nothing twice.
@@ -305,8 +330,30 @@ async def retry_failed(
     async def on_progress(done: int, total: int) -> None:
         await beat(float(done), float(total), f"resubmitted {done}/{total} failed inputs")
 
+    async def on_wait(message: str) -> None:
+        await beat(0.0, float(len(inputs)), message)
+
     async with beat.running():
-        result = await client.submit(group_id, inputs, call_key=RETRY_CALL_KEY, on_progress=on_progress)
+        result = await submit_journaled(
+            client,
+            journaled or Journaled(None, _NO_SCOPE),
+            group_id,
+            inputs,
+            default_task_spec=None,
+            call_key=RETRY_CALL_KEY,
+            on_progress=on_progress,
+            on_wait=on_wait,
+            lease_wait=lease_wait,
+        )
+    if journaled is not None:
+        est = estimate(((i.processor, "processor") for i in inputs), settings)
+        await journaled.added(
+            group_id,
+            processors=[i.processor for i in inputs],
+            spec=None,
+            added=result.added,
+            cost_usd=est.cost_usd * result.added / max(1, len(inputs)),
+        )
     return RetryResult(
         task_group_id=group_id,
         failed_found=len(inputs),

@@ -1,4 +1,4 @@
-"""The nine tools: thin bodies over the domain functions, every failure mapped by to_tool_error."""
+"""The ten tools: thin bodies over the domain functions, every failure mapped by to_tool_error."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from ._app import (
     app_state,
     caller_tenant,
     client_for,
+    journaled,
     long_call,
     remember_fan_out,
     remembered_fan_out,
@@ -27,10 +28,13 @@ from ._app import (
 from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
+from ._groups import DEFAULT_GROUPS, MAX_GROUPS, list_groups_page
+from ._journaling import clean_label, fan_out_group, group_metadata
 from ._models import (
     ExportResult,
     FanOutResult,
     GroupCreated,
+    GroupsPage,
     GroupStatus,
     ResultsPage,
     RetryResult,
@@ -48,6 +52,7 @@ from ._params import (
     Inputs,
     InputSchema,
     InputsFile,
+    Label,
     McpServers,
     MetadataArg,
     Output,
@@ -96,6 +101,7 @@ def _inputs_file_allowed(state: AppState, ctx: Context[Any, Any]) -> bool:
 
 async def create_task_group(
     ctx: Context[Any, Any],
+    label: Label = None,
     metadata: MetadataArg = None,
 ) -> Annotated[CallToolResult, GroupCreated]:
     """Create an empty task group: a container for many research runs that share one status.
@@ -105,7 +111,9 @@ async def create_task_group(
     state = app_state(ctx)
     try:
         client = client_for(ctx)
-        group = await client.create_task_group(metadata=metadata)
+        name = clean_label(label)
+        group = await client.create_task_group(metadata=group_metadata(metadata, name))
+        await journaled(ctx).created(group, name)
     except Exception as exc:
         raise to_tool_error(exc) from None
     gid = group.taskgroup_id
@@ -170,6 +178,8 @@ async def add_runs(
                 report=_reporter(ctx),
                 notice=state.notice,
                 heartbeat=state.settings.progress_interval_seconds,
+                journaled=journaled(ctx),
+                lease_wait=state.settings.wait_max_seconds,
             )
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
@@ -195,6 +205,7 @@ async def fan_out(
     mcp_servers: McpServers = None,
     source_policy: SourcePolicyArg = None,
     metadata: MetadataArg = None,
+    label: Label = None,
     wait_seconds: Annotated[
         float | None,
         Field(
@@ -240,17 +251,22 @@ async def fan_out(
             )
         client = client_for(ctx)
         with long_call(ctx, "fan_out"):  # before the group exists: a refusal leaves nothing behind
+            who = journaled(ctx)
             call_hash = _fan_out_hash(args)
             reused = remembered_fan_out(state, client, call_hash)
             if reused is None:
-                group = await client.create_task_group(metadata=metadata)
-                gid = group.taskgroup_id
+                gid, found = await fan_out_group(
+                    client, who, call_hash, metadata=metadata, label=clean_label(label),
+                    lease_wait=state.settings.wait_max_seconds,
+                )  # fmt: skip
+                reused = gid if found else None
                 remember_fan_out(state, client, call_hash, gid)
             else:
                 gid = reused
             added = await submit_plan(
                 client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
-                heartbeat=state.settings.progress_interval_seconds,
+                heartbeat=state.settings.progress_interval_seconds, journaled=who,
+                lease_wait=state.settings.wait_max_seconds,
             )  # fmt: skip
             wanted = state.settings.wait_default_seconds if wait_seconds is None else wait_seconds
             timeout = min(wanted, state.settings.wait_max_seconds)
@@ -305,9 +321,44 @@ async def get_task_group_status(
     state = app_state(ctx)
     try:
         group = await client_for(ctx).get_task_group(task_group_id)
+        await journaled(ctx).seen(group)
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     return answer(summarize(group, notice=state.notice))
+
+
+async def list_task_groups(
+    ctx: Context[Any, Any],
+    label: Annotated[
+        str | None, Field(max_length=120, description="only groups whose label contains this text")
+    ] = None,
+    active: Annotated[
+        bool | None, Field(description="true: only running groups; false: only finished")
+    ] = None,
+    cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
+    limit: Annotated[
+        int, Field(ge=1, le=MAX_GROUPS, description=f"at most this many groups (default {DEFAULT_GROUPS})")
+    ] = DEFAULT_GROUPS,
+) -> Annotated[CallToolResult, GroupsPage]:
+    """Your task groups, newest first: label, created, run counts, active or not, estimated cost.
+
+    Use it to find a group id from an earlier conversation (the API cannot list groups; this server
+    remembers the ones created or read through it). Continue with next_cursor."""
+    state = app_state(ctx)
+    try:
+        client = client_for(ctx) if state.client is not None else None
+        page = await list_groups_page(
+            client,
+            journaled(ctx),
+            label=label,
+            active=active,
+            cursor=cursor,
+            limit=limit,
+            notice=state.notice,
+        )
+    except Exception as exc:
+        raise to_tool_error(exc) from None
+    return answer(page)
 
 
 async def wait_for_task_group(
@@ -466,6 +517,7 @@ async def retry_failed_runs(
             client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
             settings=state.settings, report=_reporter(ctx), notice=state.notice,
             heartbeat=state.settings.progress_interval_seconds, confirm_cost_usd=confirm_cost_usd,
+            journaled=journaled(ctx), lease_wait=state.settings.wait_max_seconds,
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
@@ -498,6 +550,7 @@ TOOLS: list[tuple[Any, str, ToolAnnotations]] = [
         ),
     ),
     (get_task_group_status, "Task group status", _READ),
+    (list_task_groups, "List your task groups", _READ),
     (wait_for_task_group, "Wait for task group", _READ),
     (get_task_group_results, "Task group results (paged)", _READ),
     (get_task_run, "One task run", _READ),

@@ -1,0 +1,102 @@
+"""The journal between real processes: two servers making the same add_runs at the same moment
+(sharing one SQLite file, or one PostgreSQL) against a faulty API add each input exactly once;
+a server restarted inside the API's read lag adds nothing twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from procs import API_KEY, base_env, data, sandbox_process, server_process
+
+pytestmark = pytest.mark.anyio
+
+FAULTS = "drop_after_commit=0.3,fail_before_commit=0.2,throttle=0.1,retry_after=0.05,commit_delay_ms=300"
+
+
+async def _runs_by_cid(api: str, group_id: str) -> Counter[str]:
+    """Each client id's number of runs in the group, read straight from the API."""
+    found: Counter[str] = Counter()
+    async with (
+        httpx2.AsyncClient(base_url=api, headers={"x-api-key": API_KEY}, timeout=30) as http,
+        http.stream("GET", f"/v1/tasks/groups/{group_id}/runs") as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                event = json.loads(line[5:])
+                run = event.get("run") or event
+                cid = (run.get("metadata") or {}).get("mcp_cid")
+                if cid:
+                    found[cid] += 1
+    return found
+
+
+async def _new_group(api: str) -> str:
+    async with httpx2.AsyncClient(base_url=api, headers={"x-api-key": API_KEY}, timeout=30) as http:
+        response = await http.post("/v1/tasks/groups", json={})
+        response.raise_for_status()
+        return str(response.json()["taskgroup_id"])
+
+
+def _journal_env(kind: str, request: pytest.FixtureRequest, api: str, **extra: str) -> dict[str, str]:
+    env = base_env(PARALLEL_API_KEY=API_KEY, PARALLEL_BASE_URL=api, TASKGROUP_MCP_SETTLE_SECONDS="0.6")
+    env.update(extra)
+    if kind == "postgresql":
+        env["TASKGROUP_MCP_DATABASE_URL"] = request.getfixturevalue("postgres_database")()
+    return env
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_two_servers_making_the_same_add_runs_at_once_under_faults_add_each_input_once(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    inputs = [f"Company {i}" for i in range(40)]
+    with sandbox_process("--speed", "2000", "--seed", "5", "--faults", FAULTS) as api:
+        env = _journal_env(kind, request, api)
+        gid = await _new_group(api)
+        args: dict[str, Any] = {"task_group_id": gid, "inputs": inputs, "output": "Founding year"}
+        answers: list[dict[str, Any]] = []
+        async with server_process(env) as one, server_process(env) as two:
+            ready = anyio.Event()
+
+            async def call(client: Any) -> None:
+                await ready.wait()
+                answers.append(data(await client.call_tool("add_runs", args)))
+
+            with anyio.fail_after(120):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call, one)
+                    tg.start_soon(call, two)
+                    await anyio.sleep(0.05)
+                    ready.set()
+        await anyio.sleep(0.5)  # past the commit delay: every committed run is listed
+        runs = await _runs_by_cid(api, gid)
+    assert len(runs) == len(inputs), f"{len(inputs) - len(runs)} inputs missing"
+    assert [c for c, n in runs.items() if n > 1] == [], "an input was added twice"
+    assert sorted(a["added"] + a["already_present"] for a in answers) == [40, 40]
+    assert sum(a["added"] for a in answers) <= 40
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_server_restarted_inside_the_read_lag_repeats_the_call_and_adds_nothing_twice(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    inputs = ["Acme", "Hooli", "Initech", "Acme"]
+    with sandbox_process("--speed", "2000", "--seed", "6", "--faults", "commit_delay_ms=5000") as api:
+        env = _journal_env(kind, request, api, TASKGROUP_MCP_SETTLE_SECONDS="7")  # covers the lag
+        gid = await _new_group(api)
+        args = {"task_group_id": gid, "inputs": inputs}
+        with anyio.fail_after(60):
+            async with server_process(env) as first:
+                answer = data(await first.call_tool("add_runs", args))
+            async with server_process(env) as restarted:  # a new process, still inside the lag
+                again = data(await restarted.call_tool("add_runs", args))
+        await anyio.sleep(5.2)
+        runs = await _runs_by_cid(api, gid)
+    assert (answer["added"], answer["failed_total"]) == (4, 0), answer
+    assert (again["added"], again["already_present"]) == (0, 4), again
+    assert sorted(runs.values()) == [1, 1, 1, 1], "each input once, even after the restart"
