@@ -19,7 +19,7 @@ class Answer(BaseModel):
 
     next_step: str | SkipJsonSchema[None] = Field(default=None, description="what to call next")
     notice: str | SkipJsonSchema[None] = Field(
-        default=None, description="set when the data is synthetic (sandbox)"
+        default=None, description="set when the data is synthetic (sandbox) or the journal is degraded"
     )
 
 
