@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from journal_harness import JournalMaker
 
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Journal, open_journal
-
-JournalMaker = Callable[[], Awaitable[Journal]]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,7 +42,3 @@ async def journals(journal_settings: Settings) -> AsyncGenerator[JournalMaker]:
 @pytest.fixture
 async def journal(journals: JournalMaker) -> Journal:
     return await journals()
-
-
-def anyio_param() -> Any:
-    return pytest.mark.anyio

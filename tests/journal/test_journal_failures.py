@@ -14,10 +14,10 @@ from typing import Any
 
 import anyio
 import pytest
+from journal_harness import JournalMaker
 
 import taskgroup_mcp.journal._journal as journal_impl
 import taskgroup_mcp.journal._sqlite as sqlite_impl
-from conftest import JournalMaker
 from pg_server import PostgresServer
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Journal, JournalError, Scope, open_journal

@@ -6,8 +6,8 @@ import time
 
 import anyio
 import pytest
+from journal_harness import JournalMaker
 
-from conftest import JournalMaker
 from taskgroup_mcp.journal import SCHEMA_VERSION, Journal, LeaseBusy, Scope, tenant_of
 
 pytestmark = pytest.mark.anyio
