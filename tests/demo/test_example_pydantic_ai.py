@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +27,7 @@ def _load_example() -> ModuleType:
 async def test_a_pydantic_ai_agent_fans_out_and_reads_every_result_through_its_mcp_client() -> None:
     example = _load_example()
     with anyio.fail_after(90):
-        run = await example.run_example()
+        run = await example.run_example({"TASKGROUP_MCP_STATE_DIR": os.environ["TASKGROUP_MCP_STATE_DIR"]})
     assert run.tool_calls[0] == "fan_out"
     assert run.tool_calls[-1] == "get_task_group_results"
     assert "sandbox" in run.output
