@@ -106,7 +106,11 @@ async def test_a_foreign_host_is_refused_and_a_configured_one_accepted() -> None
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-0123456789abcdef"])
-async def test_a_missing_or_wrong_token_gets_401_with_the_resource_metadata(token: str | None) -> None:
+async def test_a_missing_or_wrong_token_gets_a_plain_bearer_401_that_sends_no_client_into_oauth(
+    token: str | None,
+) -> None:
+    """Static tokens involve no OAuth server: a challenge naming RFC 9728 metadata made Claude Code
+    start OAuth discovery and Dynamic Client Registration, which ended in a 404."""
     toy = toy_server()
     headers = auth(token) if token else dict(MCP_HEADERS)
     call = {
@@ -118,15 +122,20 @@ async def test_a_missing_or_wrong_token_gets_401_with_the_resource_metadata(toke
     async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
         with anyio.fail_after(10):
             refused = await http.post(running.mcp_url, json=call, headers=headers)
-            challenge = refused.headers["www-authenticate"]
-            metadata_url = challenge.split('resource_metadata="')[1].split('"')[0]
-            metadata_path = httpx2.URL(metadata_url).path
-            metadata = await http.get(running.base + metadata_path)
+            discovery = [
+                await http.get(running.base + path)
+                for path in (
+                    "/.well-known/oauth-protected-resource/mcp",
+                    "/.well-known/oauth-protected-resource",
+                    "/.well-known/oauth-authorization-server",
+                )
+            ]
+    challenge = refused.headers["www-authenticate"]
     assert refused.status_code == 401
-    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
-    assert metadata.status_code == 200
-    assert metadata.json()["resource"].endswith("/mcp")
-    assert metadata.json()["bearer_methods_supported"] == ["header"]
+    assert challenge.startswith('Bearer realm="taskgroup-mcp"') and 'error="invalid_token"' in challenge
+    assert "resource_metadata" not in challenge
+    assert "Authorization: Bearer" in refused.json()["error_description"]
+    assert [r.status_code for r in discovery] == [404, 404, 404]
     assert toy.calls == [], "nothing ran for an unauthenticated request"
 
 

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from pydantic import SecretStr
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from taskgroup_mcp.tools import SECRETS
 
-__all__ = ["MIN_TOKEN_LENGTH", "AuthSetupError", "StaticTokenVerifier", "read_token_file"]
+__all__ = ["MIN_TOKEN_LENGTH", "AuthSetupError", "BearerRequired", "StaticTokenVerifier", "read_token_file"]
 
 logger = logging.getLogger("taskgroup_mcp.http.auth")
 
@@ -129,3 +132,45 @@ class StaticTokenVerifier(TokenVerifier):
         if matched is None:
             return None
         return AccessToken(token=f"static:{matched}", client_id=matched, scopes=[])
+
+
+class BearerRequired:
+    """401 for a request without a valid bearer token, in a form that asks for a header.
+
+    Static tokens involve no OAuth authorization server, so the challenge names none: no
+    ``resource_metadata`` (RFC 9728) to send a client into OAuth discovery and Dynamic Client
+    Registration, which would end in a 404. ``Bearer realm=...`` alone tells a client, and the
+    person configuring it, to send ``Authorization: Bearer <token>``.
+    """
+
+    def __init__(self, app: ASGIApp, realm: str = "taskgroup-mcp") -> None:
+        self.app = app
+        self.challenge = (
+            f'Bearer realm="{realm}", error="invalid_token", '
+            'error_description="send Authorization: Bearer <token> with a token the operator configured"'
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if isinstance(scope.get("user"), AuthenticatedUser):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "error": "invalid_token",
+                "error_description": "Authentication required: send the header Authorization: Bearer <token>, "
+                "with a token from the server's TASKGROUP_MCP_AUTH_TOKENS (ask its operator). "
+                "This server does not use OAuth.",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", self.challenge.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -6,7 +6,6 @@ no session state, so any replica answers any request in both protocol eras) in a
 
     /healthz                                   200 while the process runs (liveness)
     /readyz                                    200 when the upstream API (or sandbox) answers
-    /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata (when auth is on)
     /mcp                                       RequestLog -> CORS (configured origins only)
                                                -> McpGuard (413, Host/Origin) -> bearer auth
                                                -> per-request key required (401)
@@ -35,8 +34,7 @@ import httpx2
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.routes import build_resource_metadata_url
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
@@ -48,7 +46,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from taskgroup_mcp.commands._http_auth import AuthSetupError, StaticTokenVerifier
+from taskgroup_mcp.commands._http_auth import AuthSetupError, BearerRequired, StaticTokenVerifier
 from taskgroup_mcp.commands._http_errors import SafeProtocolErrors
 from taskgroup_mcp.commands._http_guard import (
     API_KEY_HEADER,
@@ -140,21 +138,6 @@ def _transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def _protected_resource_route(resource: AnyHttpUrl) -> Route:
-    """RFC 9728 metadata. Static bearer tokens have no authorization server, so none is named."""
-    document = {
-        "resource": str(resource),
-        "bearer_methods_supported": ["header"],
-        "resource_name": "taskgroup-mcp",
-    }
-    path = build_resource_metadata_url(resource).path or "/.well-known/oauth-protected-resource"
-
-    async def metadata(_: Request) -> JSONResponse:
-        return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
-
-    return Route(path, metadata, methods=["GET"])
-
-
 def _cors(origins: list[str]) -> Middleware:
     """CORS for the configured browser origins only (``host:*`` entries match any port)."""
     patterns = [re.escape(o.removesuffix(":*")) + (r":\d+" if o.endswith(":*") else "") for o in origins]
@@ -205,9 +188,9 @@ def build_http_app(
         endpoint = CallerKeyRequired(endpoint)  # after auth: an unauthenticated caller gets the bearer 401
     routes: list[Route] = []
     if verifier is not None:
-        resource = _public_url(settings)
-        endpoint = RequireAuthMiddleware(endpoint, [], build_resource_metadata_url(resource))
-        routes.append(_protected_resource_route(resource))
+        # Static tokens, no OAuth: a plain Bearer challenge and no RFC 9728 metadata, so clients
+        # ask for a header instead of starting OAuth discovery against no authorization server.
+        endpoint = BearerRequired(endpoint)
     endpoint = McpGuard(
         endpoint,
         max_body_bytes=settings.max_request_body_bytes,
@@ -250,7 +233,7 @@ def build_http_app(
         async with server.session_manager.run():
             logger.info(
                 "serving MCP at %s (stateless, auth %s, per-request keys %s)",
-                MCP_PATH,
+                _public_url(settings),
                 f"on: {verifier.token_count} token(s)" if verifier else "off",
                 ("on, with fallback to PARALLEL_API_KEY" if settings.per_request_api_key_fallback else "on")
                 if settings.per_request_api_key
