@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -83,3 +84,19 @@ def test_the_rate_limit_flag_sets_the_documented_limit_and_a_negative_one_is_ref
         timeout=30,
     )
     assert refused.returncode == 2 and "rate_limit_per_minute" in refused.stderr
+
+
+def test_a_busy_port_is_one_line_and_exit_1_not_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "taskgroup_mcp", "sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert r.returncode == 1 and r.stdout == ""
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -73,13 +73,27 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
-async def serve(sandbox: Sandbox, host: str, port: int) -> None:
+class ListenError(OSError):
+    """The address cannot be bound (in use, not ours, no permission); the message says which."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP;
     # with proto 0 every response written in two parts waits ~40 ms for a delayed ACK (Nagle).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+async def serve(sandbox: Sandbox, host: str, port: int) -> None:
+    sock = _listen(host, port)
     chosen = sock.getsockname()[1]
     server = _Server(
         uvicorn.Config(
@@ -170,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
     sandbox = Sandbox(config)
     try:
         anyio.run(serve, sandbox, args.host, args.port)
+    except ListenError as exc:  # one line, as serve says it, not a traceback
+        sys.stderr.write(f"taskgroup-mcp sandbox: {exc}; pick another --port (0 picks a free one)\n")
+        return 1
     finally:
         sandbox.close()
     return 0
