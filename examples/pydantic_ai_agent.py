@@ -10,7 +10,8 @@ no key, no network: the sandbox's data is synthetic.
 Swap ``FunctionModel(...)`` for a real model (``Agent("anthropic:claude-sonnet-4-5", ...)``)
 and drop ``--sandbox`` (set ``PARALLEL_API_KEY``) to do real research with the same toolset.
 
-Install: ``pip install "parallel-taskgroup-mcp[examples]"``; run: ``python examples/pydantic_ai_agent.py``.
+Install from a clone (the package is not on PyPI yet): ``pip install -e ".[examples]"``; run:
+``python examples/pydantic_ai_agent.py``.
 """
 
 from __future__ import annotations

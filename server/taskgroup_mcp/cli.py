@@ -45,9 +45,22 @@ def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+SERVE_AUTH_NOTE = """authentication:
+  Parallel API  PARALLEL_API_KEY (not needed with --sandbox).
+  stdio         none: the MCP client starts this process and owns its stdin/stdout.
+  HTTP          static bearer tokens (not OAuth) from TASKGROUP_MCP_AUTH_TOKENS or
+                TASKGROUP_MCP_AUTH_TOKENS_FILE; clients send "Authorization: Bearer <token>".
+                Without tokens only a loopback --host is served, unless --insecure-no-auth.
+                TASKGROUP_MCP_PER_REQUEST_API_KEY=1: each caller sends its own Parallel key
+                in X-Parallel-Api-Key.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskgroup-mcp",
+        epilog=SERVE_AUTH_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="MCP server for Parallel Task Group fan-out research, with an offline sandbox of the API. "
         "With no command it serves MCP over stdio.",
     )
@@ -55,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_arguments(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="serve MCP over stdio (default) or streamable HTTP")
+    serve = sub.add_parser(
+        "serve",
+        help="serve MCP over stdio (default) or streamable HTTP",
+        epilog=SERVE_AUTH_NOTE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_serve_arguments(serve)
 
     sandbox = sub.add_parser("sandbox", help="run the offline emulator of the Task Group API")

@@ -334,11 +334,12 @@ def run_http(settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCh
 
 def run(args: argparse.Namespace) -> int:
     """``taskgroup-mcp serve --transport http``: 0 after a clean shutdown, 2 for refused settings."""
-    from taskgroup_mcp.commands.serve import settings_from_args
+    from taskgroup_mcp.commands.serve import quiet_duplicate_request_lines, settings_from_args
 
     settings = http_settings(settings_from_args(args))
     configure_logging(settings.log_level, settings.log_format)
     install_log_redaction()
+    quiet_duplicate_request_lines(settings)
     try:
         return anyio.run(serve_http, settings)
     except HttpSetupError as exc:

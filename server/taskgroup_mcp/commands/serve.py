@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import anyio
 from mcp.server.stdio import stdio_server
@@ -20,7 +21,7 @@ from ._sdk import serve_streams
 from ._stdio_errors import AnswerMalformed
 from ._wiring import open_backend
 
-__all__ = ["run", "settings_from_args"]
+__all__ = ["quiet_duplicate_request_lines", "run", "settings_from_args"]
 
 logger = logging.getLogger("taskgroup_mcp.serve")
 
@@ -41,6 +42,34 @@ def _configure_stdio_logging(settings: Settings) -> None:
     """stderr only (stdout is the protocol's), text or JSON lines, secrets redacted."""
     configure_logging(settings.log_level, settings.log_format)
     install_log_redaction()
+    quiet_duplicate_request_lines(settings)
+
+
+def quiet_duplicate_request_lines(settings: Settings) -> None:
+    """With the embedded sandbox every API request already has its sandbox line (status and
+    time); httpx2's own INFO line for the same request would say it twice."""
+    if settings.sandbox:
+        httpx_logger = logging.getLogger("httpx2")
+        httpx_logger.setLevel(max(logging.WARNING, httpx_logger.level))
+
+
+TERMINAL_NOTE = (
+    "taskgroup-mcp: serving MCP over stdio, waiting for an MCP client to talk on stdin. "
+    "Clients start this command themselves: `taskgroup-mcp config CLIENT` sets one up, "
+    "`taskgroup-mcp demo` shows it working, `taskgroup-mcp serve --transport http` serves HTTP. "
+    "Ctrl-C stops it.\n"
+)
+
+
+def _say_what_it_waits_for() -> None:
+    """A person who starts the server in a terminal sees a silent process: say what it is doing."""
+    try:
+        interactive = sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    if interactive:
+        sys.stderr.write(TERMINAL_NOTE)
+        sys.stderr.flush()
 
 
 async def serve_stdio(settings: Settings) -> None:
@@ -64,5 +93,6 @@ def run(args: argparse.Namespace) -> int:
     _configure_stdio_logging(settings)
     if not settings.sandbox and not settings.api_key_configured:
         logger.warning("no PARALLEL_API_KEY: every tool will explain how to set it or use --sandbox")
+    _say_what_it_waits_for()
     anyio.run(serve_stdio, settings)
     return 0
