@@ -401,3 +401,24 @@ async def test_loopback_host_names_are_accepted_with_or_without_a_port(host: str
         with anyio.fail_after(10):
             response = await http.post(running.mcp_url, json=INITIALIZE, headers={**auth(), "Host": host})
     assert response.status_code == 200
+
+
+async def test_a_get_that_does_not_ask_for_an_event_stream_gets_406_instead_of_an_endless_stream() -> None:
+    """The SDK counted */* (a browser, curl) as accepting SSE and answered 200 text/event-stream
+    forever; the transport spec says a GET must ask for text/event-stream."""
+    toy = toy_server()
+    async with serving(build_http_app(settings(), toy.server)) as running, httpx2.AsyncClient() as http:
+        with anyio.fail_after(10):
+            answers = [
+                await http.get(running.mcp_url, headers={**auth(), "Accept": accept})
+                for accept in ("*/*", "text/html,application/xhtml+xml,*/*;q=0.8", "application/json")
+            ]
+            bare = await http.get(running.mcp_url, headers={k: v for k, v in auth().items() if k != "Accept"})
+            async with http.stream(
+                "GET", running.mcp_url, headers={**auth(), "Accept": "text/event-stream"}
+            ) as stream:
+                sse_status, sse_type = stream.status_code, stream.headers.get("content-type", "")
+    assert [a.status_code for a in answers] == [406, 406, 406]
+    assert "Accept: text/event-stream" in answers[0].json()["error"]["message"]
+    assert bare.status_code == 406
+    assert sse_status == 200 and sse_type.startswith("text/event-stream")

@@ -118,10 +118,32 @@ class McpGuard:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        if scope.get("method") == "GET" and not _asks_for_sse(Headers(scope=scope).get("accept", "")):
+            # The SDK counts */* (a browser, curl) as accepting SSE and opens a stream that, stateless,
+            # never carries anything. The transport spec: GET must ask for text/event-stream.
+            await _not_acceptable(scope, receive, send)
+            return
         if not self.forward_api_key:
             headers = [(k, v) for k, v in scope["headers"] if k.lower() != _API_KEY_HEADER_BYTES]
             scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
+
+
+def _asks_for_sse(accept: str) -> bool:
+    return any(part.split(";")[0].strip().lower() == "text/event-stream" for part in accept.split(","))
+
+
+async def _not_acceptable(scope: Scope, receive: Receive, send: Send) -> None:
+    body = {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": "GET /mcp opens an event stream: send Accept: text/event-stream. "
+            "MCP requests are POSTed to this URL.",
+        },
+    }
+    await JSONResponse(body, status_code=406)(scope, receive, send)
 
 
 class CallerKeyRequired:
