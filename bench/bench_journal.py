@@ -72,6 +72,8 @@ async def main(
                 "parallel_base_url": "http://bench.invalid",
                 "export_dir": Path(tmp) / "exports",
                 "spend_limit_usd": 1e9,
+                "runs_per_minute": 10_000_000,
+                "requests_per_minute": 10_000_000,
                 "log_level": "WARNING",
             }
             configs = {
