@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 def test_every_divergence_names_the_api_and_the_sandbox_behaviour() -> None:
     topics = [d.topic for d in DIVERGENCES]
     assert len(topics) == len(set(topics)) >= 8
-    assert all(d.api.strip() and d.sandbox.strip() for d in DIVERGENCES)
+    assert all(d.api.strip() and d.sandbox.strip() and d.reason.strip() for d in DIVERGENCES)
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:
