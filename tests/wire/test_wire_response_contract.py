@@ -188,10 +188,16 @@ def test_every_field_the_sdk_requires_has_no_null_in_our_model(
 ) -> None:
     ours_by_key = {field.alias or name: field for name, field in ours.model_fields.items()}
     for name, field in theirs.model_fields.items():
-        if field.is_required():
+        if field.is_required() and (ours.__name__, field.alias or name) not in READ_LENIENTLY:
             mine = ours_by_key[field.alias or name]
             assert mine.default is not None or mine.is_required(), f"{field.alias or name} defaults to None"
             assert not _allows_none(mine.annotation), f"{field.alias or name} allows null; the SDK does not"
+
+
+READ_LENIENTLY = {("TaskRun", "interaction_id"), ("ErrorObject", "ref_id")}
+"""Fields the SDK declares required that the docs' own samples leave out (the SSE, webhook and MCP
+samples have no ``interaction_id``; the webhook failure sample's error has no ``ref_id``). The SDK
+reads such payloads anyway (its response models are not strict), and so do we (issue 14)."""
 
 
 def _allows_none(annotation: Any) -> bool:

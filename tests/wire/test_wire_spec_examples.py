@@ -426,5 +426,11 @@ def test_nullable_fields_the_sdk_treats_as_optional_may_be_missing() -> None:
 def test_a_null_for_a_required_field_is_still_rejected() -> None:
     with pytest.raises(ValidationError, match="run_id"):
         TaskRun.model_validate({**SPEC_RUN, "run_id": None})
-    with pytest.raises(ValidationError, match="interaction_id"):
-        TaskRun.model_validate({k: v for k, v in SPEC_RUN.items() if k != "interaction_id"})
+    with pytest.raises(ValidationError, match="status"):
+        TaskRun.model_validate({**SPEC_RUN, "status": None})
+
+
+def test_a_run_without_interaction_id_reads_as_the_docs_samples_send_it() -> None:
+    # The docs' SSE, webhook and MCP samples have no interaction_id (issue 14); the SDK reads them.
+    run = TaskRun.model_validate({k: v for k, v in SPEC_RUN.items() if k != "interaction_id"})
+    assert run.interaction_id is None and run.run_id == SPEC_RUN["run_id"]

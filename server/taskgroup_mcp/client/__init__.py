@@ -26,6 +26,7 @@ The error tree (every exception has ``retryable``; status errors carry ``status_
           │    └── InternalServerError 5xx
           ├── APIConnectionError       (.sent: False when it never left)
           │    └── APITimeoutError
+          ├── APIResponseValidationError  a 2xx answer it cannot read (.field names it)
           └── APIStreamError           an ``error`` event inside a stream
 
 (The full drawing with meanings is in ``_errors.py``.)
@@ -37,6 +38,7 @@ from ._client import ParallelClient
 from ._errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APIStreamError,
     APITimeoutError,
@@ -65,6 +67,7 @@ __all__ = [
     "RESERVED_METADATA_KEY",
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APIStreamError",
     "APITimeoutError",

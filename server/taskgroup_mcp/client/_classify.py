@@ -7,7 +7,7 @@ DEFINITE_REJECT    400, 401, 402, 403, 404, 422, other 4xx     report the items,
 NOT_SENT           connect error / connect or pool timeout     retry after backoff
 THROTTLED          429                                         retry after Retry-After
 AMBIGUOUS          read timeout, dropped connection, 408,      settle, reconcile, resend
-                   409, 5xx                                    only the missing ids
+                   409, 5xx, a 2xx it cannot read              only the missing ids
 =================  ==========================================  ===========================
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from ._errors import APIConnectionError, APIStatusError, ParallelError
+from ._errors import APIConnectionError, APIResponseValidationError, APIStatusError, ParallelError
 
 
 class Outcome(Enum):
@@ -34,6 +34,8 @@ def classify(error: ParallelError) -> Outcome:
         if status in (408, 409) or status >= 500:
             return Outcome.AMBIGUOUS
         return Outcome.DEFINITE_REJECT
+    if isinstance(error, APIResponseValidationError):
+        return Outcome.AMBIGUOUS  # answered 2xx: committed, but which ids we cannot tell
     if isinstance(error, APIConnectionError):
         return Outcome.AMBIGUOUS if error.sent else Outcome.NOT_SENT
     return Outcome.DEFINITE_REJECT

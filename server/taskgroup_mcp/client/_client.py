@@ -32,6 +32,7 @@ from ._errors import APIStatusError, APIStreamError, APITimeoutError, ParallelEr
 from ._features import betas_for, mcp_header_values
 from ._http import Redact, logger, open_sse, send
 from ._pacing import Pacer
+from ._parse import parse_body, parse_object
 from ._redact import Redactor
 from ._retry import Backoff, RetryBudget
 from ._submit import SubmitResult, run_submit
@@ -259,7 +260,7 @@ class ParallelClient:
                 redact=self._redact,
                 time_limit=time_limit or self.timeout,
             )
-            return model.model_validate_json(response.content)
+            return parse_body(model, response.content, method="GET", path=path, redact=self._redact)
 
         return await self._retrying(f"GET {path}", once, final_statuses=final_statuses)
 
@@ -341,7 +342,7 @@ class ParallelClient:
 
         async def once() -> TaskGroup:
             response = await self._post(self._group_path(), body)
-            return TaskGroup.model_validate_json(response.content)
+            return parse_body(TaskGroup, response.content, method="POST", path=self._group_path())
 
         group = await self._retrying("POST groups", once)
         if len(self._fresh_groups) >= MAX_FRESH_GROUPS:
@@ -395,7 +396,9 @@ class ParallelClient:
         response = await self._post(
             self._group_path(group_id, "runs"), body, betas=betas, params=params, redact=redact
         )
-        return TaskGroupRunResponse.model_validate_json(response.content)
+        return parse_body(
+            TaskGroupRunResponse, response.content, method="POST", path=self._group_path(group_id, "runs")
+        )
 
     def group_events(
         self, group_id: str, last_event_id: str | None = None, timeout: float | None = None
@@ -506,7 +509,7 @@ class ParallelClient:
                 raise APIStreamError(f"GET {path}: {text}", method="GET", path=path)
             if kind != "task_run.state":
                 continue
-            event = TaskRunEvent.model_validate(raw)
+            event = parse_object(TaskRunEvent, raw, method="GET", path=path, redact=self._redact)
             if event.run.run_id in seen_runs:
                 continue
             seen_runs.add(event.run.run_id)
@@ -561,7 +564,7 @@ class ParallelClient:
             betas=betas_for([run_input]),
             redact=redact,
         )
-        return TaskRun.model_validate_json(response.content)
+        return parse_body(TaskRun, response.content, method="POST", path="/v1/tasks/runs")
 
     async def get_run(self, run_id: str) -> TaskRun:
         """GET /v1/tasks/runs/{id}."""

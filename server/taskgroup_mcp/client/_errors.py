@@ -18,6 +18,7 @@
           │    └── InternalServerError         5xx  (retryable)
           ├── APIConnectionError       no usable response (connect failed, connection dropped)
           │    └── APITimeoutError     the request took longer than the client's timeout
+          ├── APIResponseValidationError  a 2xx answer this client cannot read; .field, .errors
           └── APIStreamError           the API sent an ``error`` event inside an SSE stream
 
 Messages are built only from the API's ``error.message`` or, for 422, each item's ``loc`` and
@@ -189,6 +190,19 @@ class APITimeoutError(APIConnectionError):
 
 class APIStreamError(APIError):
     """The API sent an ``error`` event inside a stream."""
+
+
+class APIResponseValidationError(APIError):
+    """The API answered 2xx with a body this client cannot read (a field missing or of a shape no
+    version of the docs describes). ``field`` is the first unreadable field as a dotted path
+    (``output.content``, ``run.status``); ``errors`` lists each one (location, problem, never its
+    value). Not retryable: the same request gets the same answer. For a run-creating request the
+    runs were committed all the same."""
+
+    def __init__(self, message: str, *, field: str, errors: list[FieldError], **kwargs: Any) -> None:
+        super().__init__(message, retryable=False, **kwargs)
+        self.field = field
+        self.errors = errors
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

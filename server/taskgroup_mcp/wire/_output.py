@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
 from ._base import WireModel, null_means
 from ._run import TaskRun
@@ -44,9 +45,22 @@ class TaskRunTextOutput(WireModel):
     beta_fields: dict[str, Any] | None = None
 
 
+def _json_object_text(value: Any) -> Any:
+    """JSON content sent as a string holding a JSON object (the docs' access-research-basis
+    example) reads as that object; anything else is left for validation to refuse."""
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(decoded, dict):
+            return decoded  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
 class TaskRunJsonOutput(WireModel):
     type: Literal["json"] = "json"
-    content: dict[str, Any]
+    content: Annotated[dict[str, Any], BeforeValidator(_json_object_text)]
     basis: list[FieldBasis]
     mcp_tool_calls: list[McpToolCall] | None = None
     beta_fields: dict[str, Any] | None = None
@@ -54,7 +68,24 @@ class TaskRunJsonOutput(WireModel):
     """Present only when the run used an auto schema."""
 
 
-TaskRunOutput = Annotated[TaskRunTextOutput | TaskRunJsonOutput, Field(discriminator="type")]
+def _output_kind(value: Any) -> str | None:
+    """``type`` when the output names one; without it, the kind its content has."""
+    if isinstance(value, dict):
+        mapping: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+        kind = mapping.get("type")
+        if kind is not None:
+            return kind if isinstance(kind, str) else None
+        content = _json_object_text(mapping.get("content"))
+        return "json" if isinstance(content, dict) else "text"
+    kind = getattr(value, "type", None)
+    return kind if isinstance(kind, str) else None
+
+
+TaskRunOutput = Annotated[
+    Annotated[TaskRunTextOutput, Tag("text")] | Annotated[TaskRunJsonOutput, Tag("json")],
+    Discriminator(_output_kind),
+]
+"""Text or JSON output, told apart by ``type`` (or, when it is missing, by the content)."""
 
 
 class TaskRunResult(WireModel):

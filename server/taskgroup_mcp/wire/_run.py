@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from ._base import WireModel, null_means
 from ._spec import TaskSpec
@@ -71,7 +71,8 @@ class RunInput(WireModel):
 
 
 class ErrorObject(WireModel):
-    ref_id: str
+    ref_id: str | None = None
+    """Required in the SPEC; the docs' webhook failure sample has none, so it may be missing."""
     message: str
     detail: dict[str, Any] | None = None
 
@@ -83,14 +84,39 @@ class Warning(WireModel):  # the API's own name (shadows the builtin inside this
     detail: dict[str, Any] | None = None
 
 
+def _derive_is_active(data: Any) -> Any:
+    """A run object without ``is_active`` (an older or trimmed sample) reads it from its status."""
+    if not isinstance(data, dict):
+        return data
+    mapping: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    status = mapping.get("status")
+    if "is_active" in mapping or not isinstance(status, str):
+        return mapping
+    return {**mapping, "is_active": status in ACTIVE_RUN_STATUSES}
+
+
 class TaskRun(WireModel):
-    """A run's status (no output: that is :class:`TaskRunResult`)."""
+    """A run's status (no output: that is :class:`TaskRunResult`).
+
+    Read leniently where the API may evolve, as the official SDK does: ``interaction_id`` may be
+    missing (the docs' SSE, webhook and MCP samples have none), ``status`` may be a status this
+    version does not know (kept as its string, e.g. ``"expired"``), and ``is_active`` missing is
+    read from the status."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     run_id: str
-    interaction_id: str
-    """Required on the wire (SDK 0.4.2+); pass it as ``previous_interaction_id`` to chain runs."""
-    status: RunStatus
+    interaction_id: str | None = None
+    """Sent by the API today (SDK 0.4.2+); pass it as ``previous_interaction_id`` to chain runs."""
+    status: RunStatus | str
+    """One of :data:`RUN_STATUSES`, or a newer status kept as its string."""
     is_active: bool
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lenient(cls, data: Any) -> Any:
+        return _derive_is_active(data)
+
     processor: str
     created_at: str | None = None
     modified_at: str | None = None
