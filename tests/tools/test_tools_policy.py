@@ -15,6 +15,7 @@ from taskgroup_mcp.tools import (
     refusal,
     resolve_mcp_servers,
 )
+from taskgroup_mcp.tools._hosts import Lookups
 
 STRICT = Settings()
 LOOSE = Settings(allow_http_mcp_urls=True, allow_private_mcp_urls=True)
@@ -121,6 +122,7 @@ def test_an_agent_written_literal_header_is_sent_as_written() -> None:
         [{"url": "https://m.example.com/mcp", "headers": {"Authorization": "Bearer $TOKEN_X {x}"}}],
         STRICT,
         env={"TOKEN_X": "Bearer resolved-value-123"},
+        lookups=Lookups(resolver=lambda host, timeout: ["93.184.215.14"]),
     )
     assert servers is not None and servers[0].headers == {"Authorization": "Bearer $TOKEN_X {x}"}
 

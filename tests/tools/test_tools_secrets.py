@@ -182,6 +182,7 @@ async def test_canary_header_values_and_api_key_appear_in_no_result_log_or_error
 
 
 AGENT_ENV_CANARY = "CANARY-agentenv-7c1d9e2f"
+PUBLIC_ADDRESS = "93.184.215.14"
 
 
 async def test_an_agent_written_env_reference_is_refused_on_every_path_the_same_whether_set_or_not(
@@ -256,7 +257,9 @@ async def _api_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[tuple[C
     async with sandbox:
         wired = settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL})
         server = build_server(
-            settings, lambda: ParallelClient.from_settings(wired, transport=sandbox.transport)
+            settings,
+            lambda: ParallelClient.from_settings(wired, transport=sandbox.transport),
+            resolver=lambda host, timeout: [PUBLIC_ADDRESS],  # every name public; no DNS in tests
         )
         async with Client(server) as client:
             yield client, sandbox

@@ -10,6 +10,7 @@ from ._export import export_group
 from ._follow import follow_group
 from ._forwarding import check_url, resolve_mcp_servers
 from ._groups import list_groups_page
+from ._hosts import Resolver
 from ._journaling import Journaled
 from ._resources import plan_fan_out, processors_table
 from ._sanitize import (
@@ -37,6 +38,7 @@ __all__ = [
     "ClientFactory",
     "Estimate",
     "Journaled",
+    "Resolver",
     "SpendRefused",
     "build_server",
     "check_url",

@@ -18,6 +18,7 @@ from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Journal, Scope, open_journal
 
+from ._hosts import Resolver, system_resolver
 from ._journaling import Journaled
 from ._sanitize import SANDBOX_NOTICE, SECRETS
 
@@ -112,6 +113,8 @@ class AppState:
     journal: Journal | None = None
     """The durable record of groups and sent client ids (None with TASKGROUP_MCP_STATE=off)."""
     long_calls: CallerSlots = field(init=False)
+    resolver: Resolver = system_resolver
+    """Looks up the host names of forwarded MCP servers (tests inject answers)."""
 
     def __post_init__(self) -> None:
         self.long_calls = CallerSlots(self.settings.max_waits_per_caller, self.settings.max_waits_total)
@@ -126,7 +129,10 @@ class AppState:
 
 
 def make_lifespan(
-    settings: Settings, client_factory: ClientFactory | None, states: list[AppState] | None = None
+    settings: Settings,
+    client_factory: ClientFactory | None,
+    states: list[AppState] | None = None,
+    resolver: Resolver = system_resolver,
 ) -> Callable[[Any], AbstractAsyncContextManager[AppState]]:
     """The lifespan: open the journal, and the client once (if there is a key, a sandbox, or
     per-request keys). The state is also published in ``states`` while it lives (for the static
@@ -157,13 +163,17 @@ def make_lifespan(
         try:
             usable = settings.sandbox or settings.api_key_configured or settings.per_request_api_key
             if not usable:
-                async with publish(AppState(settings=settings, client=None, journal=journal)) as state:
+                async with publish(
+                    AppState(settings=settings, client=None, journal=journal, resolver=resolver)
+                ) as state:
                     yield state
                 return
             factory = client_factory or (lambda: ParallelClient.from_settings(settings))
             async with (
                 factory() as client,
-                publish(AppState(settings=settings, client=client, journal=journal)) as state,
+                publish(
+                    AppState(settings=settings, client=client, journal=journal, resolver=resolver)
+                ) as state,
             ):
                 yield state
         finally:

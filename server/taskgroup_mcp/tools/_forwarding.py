@@ -13,10 +13,8 @@ brought them. Header names must be HTTP tokens and sizes are bounded, checked be
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-import socket
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -27,6 +25,7 @@ from taskgroup_mcp import wire
 from taskgroup_mcp.config import NamedMcpServer, Settings
 
 from ._arguments import ArgumentProblem, problems_from_validation
+from ._hosts import Lookups, Target, host_kind, parse
 from ._sanitize import SECRETS
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -37,9 +36,6 @@ AGENT_REFERENCE_REFUSED = (
     "pass its name instead of the URL"
 )
 """The same words whether or not the variable exists: the answer says nothing about the environment."""
-_METADATA_HOSTS = frozenset(
-    {"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"}
-)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 """An HTTP field name (RFC 9110 token): no CR/LF, spaces, colons or other separators."""
@@ -68,62 +64,30 @@ class McpServerArg(BaseModel):
     allowed_tools: list[str] | None = None
 
 
-def _host_kind(host: str) -> str | None:
-    """Why a host is not public ("loopback", "private", ...) or None for a public one."""
-    h = host.strip("[]").lower().rstrip(".")
-    if not h:
-        return "empty"
-    if h == "localhost" or h.endswith(".localhost"):
-        return "loopback"
-    if h in _METADATA_HOSTS:
-        return "metadata"
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+def _target(url: str, settings: Settings, field: str) -> tuple[Target | None, list[tuple[str, str]]]:
+    """The normalized target of one URL and its policy problems (no lookup)."""
     try:
-        ip = ipaddress.ip_address(h.split("%", 1)[0])
+        scheme = urllib.parse.urlsplit(url).scheme
     except ValueError:
-        ip = None
-        if re.fullmatch(r"[0-9a-fx.]+", h):
-            try:  # legacy encodings: 2130706433, 0x7f000001, 0177.0.0.1, 127.1
-                ip = ipaddress.IPv4Address(socket.inet_aton(h))
-            except OSError:
-                ip = None
-    if ip is None:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if str(ip) in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"):
-        return "metadata"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified or not ip.is_global:
-        return "private"
-    return None
+        return None, [(field, "is not a valid URL")]
+    problems: list[tuple[str, str]] = []
+    if scheme not in ("https", "http"):
+        problems.append((field, "must be an https URL"))
+    elif scheme == "http" and not settings.allow_http_mcp_urls:
+        problems.append((field, "must use https (plain http is not allowed by this server)"))
+    target = parse(url)
+    if isinstance(target, str):
+        return None, [*problems, (field, target)]
+    kind = host_kind(target)
+    if kind is not None and not settings.allow_private_mcp_urls:
+        problems.append((field, f"points to a {kind} address, which this server does not forward to"))
+    return target, problems
 
 
 def check_url(url: str, settings: Settings, field: str) -> list[tuple[str, str]]:
-    """The policy problems of one URL (empty when it may be forwarded)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port  # raises on a malformed port
-    except ValueError:
-        return [(field, "is not a valid URL")]
-    problems: list[tuple[str, str]] = []
-    if parts.scheme not in ("https", "http"):
-        problems.append((field, "must be an https URL"))
-    elif parts.scheme == "http" and not settings.allow_http_mcp_urls:
-        problems.append((field, "must use https (plain http is not allowed by this server)"))
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        problems.append((field, "must not contain userinfo (user:password@); pass credentials as headers"))
-    if not host:
-        problems.append((field, "has no host"))
-    else:
-        kind = _host_kind(host)
-        if kind is not None and not settings.allow_private_mcp_urls:
-            problems.append((field, f"points to a {kind} address, which this server does not forward to"))
-    return problems
+    """The policy problems of one URL as written (empty when it may be forwarded); a host name is
+    not looked up here (:func:`resolve_mcp_servers` does that)."""
+    return _target(url, settings, field)[1]
 
 
 def _resolve_header(
@@ -175,8 +139,7 @@ def operator_secrets(settings: Settings, env: Mapping[str, str] | None = None) -
     return found
 
 
-def _default_name(url: str, index: int) -> str:
-    host = urllib.parse.urlsplit(url).hostname or "server"
+def _default_name(host: str, index: int) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", host)[:48] + f"_{index}"
 
 
@@ -269,11 +232,16 @@ def resolve_mcp_servers(
     *,
     field: str = "mcp_servers",
     env: Mapping[str, str] | None = None,
+    lookups: Lookups | None = None,
 ) -> list[wire.McpServer] | None:
     """Validate and resolve an agent's ``mcp_servers`` argument into wire servers.
 
     Each item is ``{url, name?, headers?, allowed_tools?}`` or the name of a server configured in
-    settings; only a configured server's header values are resolved against ``env``. Raises :class:`ArgumentProblem` naming every offending field; never quotes a value.
+    settings; only a configured server's header values are resolved against ``env``. An
+    agent-written URL is forwarded with its host normalized, and (unless private addresses are
+    allowed) its host name is looked up with ``lookups`` (share one per tool call; default: the
+    system resolver) once everything else is valid. Raises :class:`ArgumentProblem` naming every
+    offending field; never quotes a value.
     """
     if raw is None:
         return None
@@ -284,6 +252,7 @@ def resolve_mcp_servers(
             [(field, f"{len(raw)} servers given; at most {wire.MAX_MCP_SERVERS_PER_RUN} are allowed per run")]
         )
     out: list[wire.McpServer] = []
+    to_look_up: list[tuple[str, str]] = []
     names: set[str] = set()
     for i, item in enumerate(raw):
         where = f"{field}[{i}]"
@@ -304,11 +273,11 @@ def resolve_mcp_servers(
         except ValidationError as exc:
             problems.extend(problems_from_validation(exc, where))
             continue
-        url_problems = check_url(arg.url, settings, f"{where}.url")
+        target, url_problems = _target(arg.url, settings, f"{where}.url")
         problems.extend(url_problems)
         header_found = header_problems(arg.headers or {}, where)
         problems.extend(header_found)
-        name = arg.name or _default_name(arg.url, i)
+        name = arg.name or _default_name(target.host if target else "server", i)
         if not _NAME.match(name):
             problems.append((f"{where}.name", "may hold only letters, digits, '_', '.', '-' (at most 64)"))
         elif name in names:
@@ -320,13 +289,41 @@ def resolve_mcp_servers(
             else:
                 SECRETS.add_to_call(value)  # the caller's own secret: masked in this call only
                 headers[key] = value
-        if not url_problems and not problems:
-            out.append(
-                wire.McpServer(
-                    name=name, url=arg.url, headers=headers or None, allowed_tools=arg.allowed_tools
-                )
+        if target is None or problems:
+            continue
+        if target.ip is None and not settings.allow_private_mcp_urls:
+            to_look_up.append((f"{where}.url", target.host))
+        out.append(
+            wire.McpServer(
+                name=name, url=target.url, headers=headers or None, allowed_tools=arg.allowed_tools
             )
-            names.add(name)
+        )
+        names.add(name)
     if problems:
         raise ArgumentProblem(problems)
+    if to_look_up:
+        lookups = lookups or Lookups()
+        found = [(where, why) for where, host in to_look_up if (why := lookups.check(host)) is not None]
+        if found:
+            raise ArgumentProblem(found)
     return out
+
+
+def recheck_echoed(
+    servers: Sequence[wire.McpServer], settings: Settings, lookups: Lookups | None = None
+) -> str | None:
+    """Why the policy refuses one of ``servers`` (as the API echoed them back for a retry), or
+    None. The operator's configured servers pass as they are; the first refusal is the answer."""
+    lookups = lookups or Lookups()
+    for server in servers:
+        cfg = settings.mcp_servers.get(server.name)
+        if cfg is not None and cfg.url == server.url:
+            continue
+        target, problems = _target(server.url, settings, "url")
+        if problems or target is None:
+            return problems[0][1] if problems else "is not a valid URL"
+        if target.ip is None and not settings.allow_private_mcp_urls:
+            why = lookups.check(target.host)
+            if why is not None:
+                return why
+    return None

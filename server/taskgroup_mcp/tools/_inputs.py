@@ -15,6 +15,7 @@ from taskgroup_mcp.config import Settings
 
 from ._arguments import ArgumentProblem, field_path
 from ._forwarding import resolve_mcp_servers
+from ._hosts import Lookups
 
 MAX_INPUTS_FILE_BYTES = 64 * 1024 * 1024
 MAX_INPUTS_PER_CALL = 100_000
@@ -135,8 +136,11 @@ def build_run_inputs(
     default_spec: wire.TaskSpec,
     settings: Settings,
     reserved_metadata_key: str,
+    lookups: Lookups | None = None,
 ) -> list[wire.RunInput]:
-    """One wire input per agent input, overrides applied, every documented limit checked up front."""
+    """One wire input per agent input, overrides applied, every documented limit checked up front
+    (forwarded MCP hosts looked up with ``lookups``, one set for the whole call)."""
+    lookups = lookups or Lookups()
     problems: list[tuple[str, str]] = []
     if not inputs:
         raise ArgumentProblem([("inputs", "give at least one input (or inputs_file)")])
@@ -145,7 +149,7 @@ def build_run_inputs(
             [("inputs", f"{len(inputs):,} given; at most {MAX_INPUTS_PER_CALL:,} per call")]
         )
     problems.extend(_check_metadata(metadata, "metadata", reserved_metadata_key))
-    servers = resolve_mcp_servers(mcp_servers, settings) if mcp_servers is not None else None
+    servers = resolve_mcp_servers(mcp_servers, settings, lookups=lookups) if mcp_servers is not None else None
     by_index: dict[int, RunOverride] = {}
     for j, override in enumerate(runs or []):
         if override.index >= len(inputs):
@@ -173,7 +177,9 @@ def build_run_inputs(
                     output_schema=output_schema(ov.output), input_schema=default_spec.input_schema
                 )
             if ov.mcp_servers is not None:
-                run_servers = resolve_mcp_servers(ov.mcp_servers, settings, field=f"runs[{j}].mcp_servers")
+                run_servers = resolve_mcp_servers(
+                    ov.mcp_servers, settings, field=f"runs[{j}].mcp_servers", lookups=lookups
+                )
             if ov.metadata is not None:
                 problems.extend(_check_metadata(ov.metadata, f"runs[{j}].metadata", reserved_metadata_key))
                 run_meta.update(ov.metadata)

@@ -19,6 +19,7 @@ from ._app import AppState, ClientFactory, make_lifespan
 from ._arguments import format_problems, problems_from_validation
 from ._explorer import explorer_extension, explorer_middleware, with_explorer
 from ._forwarding import operator_secrets
+from ._hosts import Resolver, system_resolver
 from ._middleware import redaction_middleware
 from ._resources import register_resources
 from ._sanitize import SANDBOX_NOTICE, SECRETS, install_log_redaction
@@ -65,9 +66,12 @@ def _tool(fn: Any, title: str, annotations: ToolAnnotations) -> Tool:
     return tool
 
 
-def build_server(settings: Settings, client_factory: ClientFactory | None = None) -> MCPServer[AppState]:
+def build_server(
+    settings: Settings, client_factory: ClientFactory | None = None, *, resolver: Resolver | None = None
+) -> MCPServer[AppState]:
     """The MCP server both transports serve. The client is opened once, in the lifespan, from
-    ``client_factory`` (default: the real API from ``settings``)."""
+    ``client_factory`` (default: the real API from ``settings``); ``resolver`` looks up forwarded
+    MCP hosts (default: the system's)."""
     install_log_redaction()
     for secret in operator_secrets(settings):
         SECRETS.add(secret)
@@ -77,7 +81,7 @@ def build_server(settings: Settings, client_factory: ClientFactory | None = None
         SERVER_NAME,
         version=__version__,
         instructions=instructions,
-        lifespan=make_lifespan(settings, client_factory, states),
+        lifespan=make_lifespan(settings, client_factory, states, resolver or system_resolver),
         tools=with_explorer([_tool(fn, title, ann) for fn, title, ann in TOOLS], _tool),
         extensions=[explorer_extension()],
         middleware=[redaction_middleware, explorer_middleware],

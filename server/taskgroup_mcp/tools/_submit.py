@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
@@ -18,7 +20,8 @@ from taskgroup_mcp.journal import Scope
 
 from ._answer import Heartbeat, closing
 from ._arguments import ArgumentProblem, problems_from_validation
-from ._forwarding import resolve_mcp_servers
+from ._forwarding import recheck_echoed, resolve_mcp_servers
+from ._hosts import Lookups
 from ._inputs import InputValue, RunOverride, build_run_inputs, read_inputs_file, task_spec
 from ._journaling import Journaled, submit_journaled
 from ._models import Failure, RetryResult, RunsAdded
@@ -91,7 +94,7 @@ def _source_policy(raw: dict[str, Any] | None) -> wire.SourcePolicy | None:
 
 
 def prepare(
-    args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool
+    args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool, lookups: Lookups | None = None
 ) -> tuple[list[wire.RunInput], wire.TaskSpec]:
     """Validate every argument and build the wire inputs; raises :class:`ArgumentProblem`."""
     if args.inputs is not None and args.inputs_file is not None:
@@ -117,6 +120,7 @@ def prepare(
         default_spec=spec,
         settings=settings,
         reserved_metadata_key=RESERVED_METADATA_KEY,
+        lookups=lookups,
     )
     return run_inputs, spec
 
@@ -144,10 +148,13 @@ class Plan:
     """Inputs identical to an earlier one in the same call (each still becomes its own run)."""
 
 
-def plan(args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool) -> Plan:
+def plan(
+    args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool, lookups: Lookups | None = None
+) -> Plan:
     """Validate and estimate; unless ``dry_run``, refuse (:class:`SpendRefused`) an unconfirmed
-    batch above the spend limit. Raises :class:`ArgumentProblem` naming each bad field."""
-    run_inputs, spec = prepare(args, settings, inputs_file_allowed=inputs_file_allowed)
+    batch above the spend limit. Raises :class:`ArgumentProblem` naming each bad field. Blocks
+    on host lookups (``lookups``): run it on a worker thread."""
+    run_inputs, spec = prepare(args, settings, inputs_file_allowed=inputs_file_allowed, lookups=lookups)
     est = estimate(_processor_fields(run_inputs, args), settings)
     if not args.dry_run:
         reason = refusal(est, args.confirm_cost_usd)
@@ -268,16 +275,22 @@ async def retry_failed(
     confirm_cost_usd: float | None = None,
     journaled: Journaled | None = None,
     lease_wait: float = 50.0,
+    lookups: Lookups | None = None,
 ) -> RetryResult:
     """Add every failed run's input again to the same group, idempotently: each retried input
     carries the failed run's id, so repeating this call adds nothing twice.
 
     The API never returns forwarded MCP header values, so a retried input gets its servers from
     ``mcp_servers`` when given, else from the operator's named servers of the same name; any
-    other server is retried without headers (and the answer says so)."""
+    other server is retried without headers (and the answer says so). Echoed servers pass the
+    forwarding policy again: one it refuses now refuses the retry (pass ``mcp_servers``)."""
     if processor is not None and wire.get_processor(processor) is None:
         raise ArgumentProblem([unknown_processor_problem(processor, "processor")])
-    servers = resolve_mcp_servers(mcp_servers, settings) if mcp_servers is not None else None
+    lookups = lookups or Lookups()
+    servers = None
+    if mcp_servers is not None:  # host lookups block: off the event loop
+        resolve = functools.partial(resolve_mcp_servers, mcp_servers, settings, lookups=lookups)
+        servers = await anyio.to_thread.run_sync(resolve)
     failed_ids: list[str] = []
     inputs: list[wire.RunInput] = []
     headerless = 0
@@ -315,6 +328,20 @@ async def retry_failed(
             next_step=f"No failed runs. Call get_task_group_status(task_group_id='{group_id}').",
             notice=notice,
         )
+
+    if servers is None:  # the failed runs' own servers go out again: the policy applies again
+        echoed = [server for i in inputs for server in (i.mcp_servers or [])]
+        why = await anyio.to_thread.run_sync(functools.partial(recheck_echoed, echoed, settings, lookups))
+        if why is not None:
+            raise ArgumentProblem(
+                [
+                    (
+                        "mcp_servers",
+                        f"the failed runs forward an MCP server this server refuses now ({why}); pass "
+                        "mcp_servers to choose the retries' servers (an empty list for none)",
+                    )
+                ]
+            )
 
     # The same spend guard as add_runs: retries are billed runs too.
     reason = refusal(

@@ -29,6 +29,7 @@ from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
 from ._groups import DEFAULT_GROUPS, MAX_GROUPS, list_groups_page
+from ._hosts import Lookups
 from ._journaling import clean_label, fan_out_group, group_metadata
 from ._models import (
     ExportResult,
@@ -85,8 +86,9 @@ async def _plan(args: AddRunsArgs, state: AppState, ctx: Context[Any, Any]) -> P
     """Validate and estimate on a worker thread: reading a file or checking thousands of inputs
     must not stall the event loop other calls share."""
     allowed = _inputs_file_allowed(state, ctx)
+    lookups = Lookups(resolver=state.resolver)
     return await anyio.to_thread.run_sync(
-        functools.partial(plan, args, state.settings, inputs_file_allowed=allowed)
+        functools.partial(plan, args, state.settings, inputs_file_allowed=allowed, lookups=lookups)
     )
 
 
@@ -518,6 +520,7 @@ async def retry_failed_runs(
             settings=state.settings, report=_reporter(ctx), notice=state.notice,
             heartbeat=state.settings.progress_interval_seconds, confirm_cost_usd=confirm_cost_usd,
             journaled=journaled(ctx), lease_wait=state.settings.wait_max_seconds,
+            lookups=Lookups(resolver=state.resolver),
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
