@@ -94,7 +94,8 @@ class Settings(BaseModel):
     default_processor: str = "lite"
     wait_default_seconds: float = Field(45.0, gt=0)
     wait_max_seconds: float = Field(50.0, gt=0)
-    """No tool waits longer than this (clients give up near 60 s)."""
+    """No tool waits longer than this: most MCP clients allow a tool call 60 s (openai-agents 5 s
+    unless client_session_timeout_seconds is raised; see README, Agent frameworks)."""
     progress_interval_seconds: float = Field(5.0, gt=0, le=10)
     """A waiting tool sends a progress notification at least this often."""
     max_waits_per_caller: int = Field(8, ge=1)

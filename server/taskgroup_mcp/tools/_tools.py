@@ -211,7 +211,8 @@ async def fan_out(
     wait_seconds: Annotated[
         float | None,
         Field(
-            ge=0, description="how long to wait for results (default 45; capped by the server; 0: no wait)"
+            ge=0,
+            description="how long to wait for results, in seconds (default 45, at most 50; 0: no wait)",
         ),
     ] = None,
     max_tokens: Annotated[
@@ -223,6 +224,7 @@ async def fan_out(
     """One call for a small job: create a group, add one run per input, wait up to wait_seconds
     with progress, and return the status plus the first page of results if done.
 
+    wait_seconds is 45 by default and never more than 50 (pass less if your client gives up sooner).
     If it is not done in time, the answer holds the task_group_id: call wait_for_task_group with
     it. A repeated identical call to this server reuses its group and adds nothing twice, but
     never change the inputs and call fan_out again: continue with add_runs on that group."""
@@ -368,7 +370,7 @@ async def wait_for_task_group(
     task_group_id: GroupId,
     timeout_seconds: Annotated[
         float | None,
-        Field(gt=0, description="return after at most this many seconds (default 45; capped by the server)"),
+        Field(gt=0, description="return after at most this many seconds (default 45, at most 50)"),
     ] = None,
     until: Annotated[
         Literal["done", "change"],
@@ -379,8 +381,9 @@ async def wait_for_task_group(
 ) -> Annotated[CallToolResult, WaitResult]:
     """Wait for a group's runs to finish, with progress notifications, inside a bounded window.
 
-    Returns when the group is done or after timeout_seconds, with what changed. If it is still
-    running, call this again with the same id; do not create a new group (that pays twice)."""
+    Returns when the group is done or after timeout_seconds (45 s by default, never more than 50),
+    with what changed. If your client gives up on a tool call sooner, pass a shorter timeout_seconds.
+    If it is still running, call this again with the same id; do not create a new group (that pays twice)."""
     state = app_state(ctx)
     wanted = state.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
     timeout = min(wanted, state.settings.wait_max_seconds)
