@@ -35,7 +35,15 @@ demo: $(CORE) ## the main job: the whole product against the embedded sandbox (s
 # are silently ignored and a file's tests would be spread.
 PYTEST_SUITE := -n auto --dist loadfile --file-report --durations=15
 
-test: $(STAMP) ## run the test suite in parallel, a line per file (installs the system parts it needs when missing)
+# langchain-mcp-adapters needs mcp<2: its example runs from an environment of its own.
+LANGCHAIN_VENV  := .venv-langchain
+LANGCHAIN_STAMP := $(LANGCHAIN_VENV)/.installed
+$(LANGCHAIN_STAMP): examples/requirements-langchain.txt
+	$(PYTHON) -m venv $(LANGCHAIN_VENV)
+	$(LANGCHAIN_VENV)/bin/python -m pip install --quiet -r examples/requirements-langchain.txt
+	@touch $(LANGCHAIN_STAMP)
+
+test: $(STAMP) $(LANGCHAIN_STAMP) ## run the test suite in parallel, a line per file (installs the system parts it needs when missing)
 	scripts/test-deps.sh
 	$(BIN)/python -m pytest $(PYTEST_SUITE)
 
@@ -55,4 +63,4 @@ bench: $(STAMP) ## run every benchmark script and write BENCHMARKS.md
 	$(BIN)/python bench/run_all.py
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(LANGCHAIN_VENV) .pytest_cache .ruff_cache build dist
