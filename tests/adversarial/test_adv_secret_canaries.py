@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from adv_canary import CanaryScan, EchoingUpstream, all_loggers_at_debug, serving
 from adv_harness import RawStdio, api_settings, everything_of, raw_stdio, stdio_env
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
@@ -370,4 +370,106 @@ async def test_no_piece_of_the_bearer_token_or_other_canaries_leaks_over_http_or
         if BEARER in json.dumps(headers) or BEARER.encode() in body
     ]
     assert not passthrough, f"the MCP client's bearer token reached the upstream: {passthrough[:3]}"
+    assert upstream_never_saw(upstream, AGENT_ENV_VALUE), "an agent-written ${NAME} was resolved"
+
+
+ALPHA_KEY = "CANARY-tka-B7n3Wq9Lx5Pe"
+BETA_KEY = "CANARY-tkb-F2h8Jm4Rc6Ty"
+EXPORTED = "CANARY-exp-K9s1Dv7Gb3Nu"
+"""A value in tenant alpha's export: tenant beta must not see any piece of it."""
+TENANT_SCAN = CanaryScan(ALPHA_KEY, BETA_KEY, HEADER, ENV_VALUE, BEARER, AGENT_ENV_VALUE)
+
+
+async def alpha_export(call: Callable[[str, dict[str, Any]], Awaitable[Any]]) -> str:
+    """A group of alpha's whose export holds :data:`EXPORTED`; its resource URI."""
+    gid = (await call("create_task_group", {})).structured_content["task_group_id"]
+    for _ in range(8):  # the echoing upstream refuses some POSTs; repeating adds nothing twice
+        added = (
+            await call("add_runs", {"task_group_id": gid, "inputs": [f"Company {EXPORTED}"]})
+        ).structured_content
+        if added and added.get("added", 0) + added.get("already_present", 0) == 1:
+            break
+    for _ in range(20):
+        waited = (
+            await call("wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 5})
+        ).structured_content
+        if waited and not waited["status"]["active"]:
+            break
+    for _ in range(8):  # reads may meet the upstream's injected 500s
+        exported = await call("export_task_group_results", {"task_group_id": gid, "format": "jsonl"})
+        if not exported.is_error:
+            data = exported.structured_content
+            assert EXPORTED in await anyio.Path(data["path"]).read_text(encoding="utf-8")
+            return str(data["uri"])
+    raise AssertionError("alpha's export never succeeded")
+
+
+async def test_with_per_request_keys_no_tenant_key_leaks_and_no_tenant_reads_anothers_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-request-key mode over HTTP: each tenant's key (the upstream echoes it in its errors)
+    reaches no output, not even the tenant's own; tenant beta gets no piece of alpha's export."""
+    monkeypatch.setenv(ENV_NAME, ENV_VALUE)
+    monkeypatch.setenv(AGENT_ENV_NAME, AGENT_ENV_VALUE)
+    settings = api_settings(
+        tmp_path,
+        parallel_api_key=None,
+        per_request_api_key=True,
+        allow_http_mcp_urls=True,
+        allow_private_mcp_urls=True,
+        settle_seconds=0.05,
+        mcp_servers=json.loads(CONFIGURED_JSON),
+        auth_tokens=[SecretStr(BEARER)],
+        port=0,
+    )
+    sandbox = Sandbox(SandboxConfig(speed=2_000.0, seed=14, faults=FAULTS))
+    upstream = EchoingUpstream(sandbox.app)
+    wired = settings.model_copy(update={"parallel_base_url": SANDBOX_BASE_URL})
+    server = build_server(
+        settings, lambda: ParallelClient.from_settings(wired, transport=StreamingASGITransport(upstream))
+    )
+    texts: list[tuple[str, str | bytes]] = []
+    beta_texts: list[tuple[str, str | bytes]] = []
+    with all_loggers_at_debug() as logs:
+        app = build_http_app(settings, server)
+        async with sandbox, serving(app, uvicorn_config(app, settings)) as base:
+            url = f"{base}/mcp"
+            with anyio.fail_after(240):
+                for name, key, found in (("alpha", ALPHA_KEY, texts), ("beta", BETA_KEY, beta_texts)):
+                    headers = {"Authorization": f"Bearer {BEARER}", "X-Parallel-Api-Key": key}
+                    async with (
+                        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                        Client(streamable_http_client(url, http_client=http)) as client,
+                    ):
+                        calls: list[tuple[str, str]] = []
+                        await drive(client.call_tool, calls)
+                        found += [(f"{name} {where}", text) for where, text in calls]
+                        if name == "alpha":
+                            uri = await alpha_export(client.call_tool)
+                            continue
+                        try:
+                            other = await client.read_resource(uri)
+                            found.append(
+                                ("beta reads alpha's export", json.dumps(other.model_dump(mode="json")))
+                            )
+                        except MCPError as exc:
+                            found.append(("beta reads alpha's export", f"{type(exc).__name__}: {exc}"))
+                        listed = await client.list_resources()
+                        found.append(("beta lists resources", json.dumps(listed.model_dump(mode="json"))))
+    sandbox.close()
+    client_side = f"HTTP Request: POST {base}/mcp"
+    logs_text = [
+        ("log", line)
+        for line in logs.lines
+        if client_side not in line and not line.split(" ", 2)[1].startswith("mcp.client.")
+    ]
+    leaks = [
+        leak for where, text in [*texts, *beta_texts, *logs_text] for leak in TENANT_SCAN.leaks(where, text)
+    ]
+    leaks += [leak for where, text in beta_texts for leak in CanaryScan(EXPORTED).leaks(where, text)]
+    assert not leaks, "\n".join(leaks[:10])
+    for key in (ALPHA_KEY, BETA_KEY):
+        assert any(h.get("x-api-key") == key for _, h, _ in upstream.requests), "each key went on the wire"
+    assert upstream.posts >= 3 and upstream.gets >= 5, "the upstream echoed requests and keys in its errors"
+    assert any("reads alpha's export" in where and "MCPError" in str(text) for where, text in beta_texts)
     assert upstream_never_saw(upstream, AGENT_ENV_VALUE), "an agent-written ${NAME} was resolved"
