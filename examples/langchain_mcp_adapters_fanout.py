@@ -9,11 +9,11 @@ installed ``taskgroup-mcp`` command::
     .venv-langchain/bin/pip install "langchain-mcp-adapters==0.3.2"
     .venv-langchain/bin/python examples/langchain_mcp_adapters_fanout.py .venv/bin/taskgroup-mcp
 
-**Session mode** (used here): ``async with client.session("taskgroup") as session`` keeps one
-server process for every call, so the group created by the first call is there for the next.
-**Default mode** (``await client.get_tools()``) starts a new server process for every tool call:
-against the real API that works (the groups live in Parallel), one process start per call; with
-``--sandbox`` each process has its own empty sandbox, so the next call does not know the group.
+Both of the adapters' modes are shown. **Session mode** (the default here):
+``async with client.session("taskgroup") as session`` keeps one server process for every call.
+**Default mode** (``--default-mode``; ``await client.get_tools()``) starts a new server process
+for every tool call: it works because the groups outlive the process (in Parallel, or with
+``--sandbox`` in the state directory's ``sandbox.db``), at the cost of a process start per call.
 
 The tools are called directly (``tool.ainvoke(args)``), as an agent's tool calls would reach
 them: create a group, add 50 questions, wait, page the results with the cursor, export CSV.
@@ -29,6 +29,7 @@ import os
 import sys
 from typing import Any
 
+from langchain_core.tools import BaseTool
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
 
@@ -47,8 +48,8 @@ def _answer(result: Any) -> dict[str, Any]:
     return json.loads(result)
 
 
-async def fan_out(command: str) -> dict[str, Any]:
-    client = MultiServerMCPClient(
+def _client(command: str) -> MultiServerMCPClient:
+    return MultiServerMCPClient(
         {
             "taskgroup": {
                 "transport": "stdio",
@@ -60,39 +61,42 @@ async def fan_out(command: str) -> dict[str, Any]:
                     "TASKGROUP_MCP_LOG_LEVEL": "WARNING",
                     "TASKGROUP_MCP_SANDBOX_SPEED": os.environ.get("TASKGROUP_MCP_SANDBOX_SPEED", "60"),
                     "TASKGROUP_MCP_EXPORT_DIR": os.environ.get("TASKGROUP_MCP_EXPORT_DIR", ""),
+                    "TASKGROUP_MCP_STATE_DIR": os.environ.get("TASKGROUP_MCP_STATE_DIR", ""),
                 },
             }
         }
     )
-    async with client.session("taskgroup") as session:  # one server process for every call
-        tools = {tool.name: tool for tool in await load_mcp_tools(session)}
-        group = _answer(await tools["create_task_group"].ainvoke({}))["task_group_id"]
-        inputs = [f"Company {i:02d}: when was it founded, and where is it based?" for i in range(RUNS)]
-        added = _answer(await tools["add_runs"].ainvoke({"task_group_id": group, "inputs": inputs}))["added"]
-        waits = 0
-        while True:
-            waits += 1
-            waited = _answer(
-                await tools["wait_for_task_group"].ainvoke({"task_group_id": group, "timeout_seconds": 30})
-            )
-            if not waited["status"]["active"]:
-                break
-        keys: list[str] = []
-        pages = 0
-        cursor = None
-        while True:
-            args: dict[str, Any] = {"task_group_id": group, "limit": 20}
-            if cursor:
-                args["cursor"] = cursor
-            page = _answer(await tools["get_task_group_results"].ainvoke(args))
-            pages += 1
-            keys += [str(item.get("key")) for item in page["items"]]
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
-        exported = _answer(
-            await tools["export_task_group_results"].ainvoke({"task_group_id": group, "format": "csv"})
+
+
+async def _drive(tools: dict[str, BaseTool]) -> dict[str, Any]:
+    """create -> add 50 runs -> wait (again while active) -> every page of results -> export."""
+    group = _answer(await tools["create_task_group"].ainvoke({}))["task_group_id"]
+    inputs = [f"Company {i:02d}: when was it founded, and where is it based?" for i in range(RUNS)]
+    added = _answer(await tools["add_runs"].ainvoke({"task_group_id": group, "inputs": inputs}))["added"]
+    waits = 0
+    while True:
+        waits += 1
+        waited = _answer(
+            await tools["wait_for_task_group"].ainvoke({"task_group_id": group, "timeout_seconds": 30})
         )
+        if not waited["status"]["active"]:
+            break
+    keys: list[str] = []
+    pages = 0
+    cursor = None
+    while True:
+        args: dict[str, Any] = {"task_group_id": group, "limit": 20}
+        if cursor:
+            args["cursor"] = cursor
+        page = _answer(await tools["get_task_group_results"].ainvoke(args))
+        pages += 1
+        keys += [str(item.get("key")) for item in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    exported = _answer(
+        await tools["export_task_group_results"].ainvoke({"task_group_id": group, "format": "csv"})
+    )
     return {
         "task_group_id": group,
         "added": added,
@@ -105,7 +109,21 @@ async def fan_out(command: str) -> dict[str, Any]:
     }
 
 
+async def session_mode(command: str) -> dict[str, Any]:
+    """One server process for every call: ``client.session(...)`` + ``load_mcp_tools``."""
+    async with _client(command).session("taskgroup") as session:
+        return await _drive({tool.name: tool for tool in await load_mcp_tools(session)})
+
+
+async def default_mode(command: str) -> dict[str, Any]:
+    """``client.get_tools()``: every tool call starts its own server process. The group made by
+    one call is there for the next only because ``--sandbox`` keeps the sandbox in the state
+    directory (the journal's ``sandbox.db``); against the real API the groups live in Parallel."""
+    return await _drive({tool.name: tool for tool in await _client(command).get_tools()})
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: langchain_mcp_adapters_fanout.py /absolute/path/to/taskgroup-mcp")
-    print(json.dumps(asyncio.run(fan_out(sys.argv[1]))))
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--default-mode"]):
+        sys.exit("usage: langchain_mcp_adapters_fanout.py /absolute/path/to/taskgroup-mcp [--default-mode]")
+    mode = default_mode if sys.argv[2:] == ["--default-mode"] else session_mode
+    print(json.dumps(asyncio.run(mode(sys.argv[1]))))

@@ -1,4 +1,4 @@
-"""The langchain-mcp-adapters example (session mode) runs a whole fan-out from its own environment."""
+"""The langchain-mcp-adapters example runs a whole fan-out from its own environment, in both modes."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ EXAMPLE = ROOT / "examples" / "langchain_mcp_adapters_fanout.py"
 LANGCHAIN_PYTHON = ROOT / ".venv-langchain" / "bin" / "python"
 
 
-def test_langchain_mcp_adapters_session_mode_runs_the_whole_fan_out_against_the_installed_server(
-    tmp_path: Path,
+@pytest.mark.parametrize("mode", ["session", "default"])
+def test_langchain_mcp_adapters_runs_the_whole_fan_out_against_the_installed_server(
+    mode: str, tmp_path: Path
 ) -> None:
+    """Session mode keeps one server process; default mode starts one per tool call, and works
+    because --sandbox keeps the sandbox in the state directory."""
     if not LANGCHAIN_PYTHON.exists():
         pytest.fail(
             "no .venv-langchain: `make test` creates it from examples/requirements-langchain.txt "
@@ -30,9 +33,15 @@ def test_langchain_mcp_adapters_session_mode_runs_the_whole_fan_out_against_the_
         "HOME": str(tmp_path),
         "TASKGROUP_MCP_SANDBOX_SPEED": "600",
         "TASKGROUP_MCP_EXPORT_DIR": str(tmp_path / "exports"),
+        "TASKGROUP_MCP_STATE_DIR": str(tmp_path / "state"),
     }
     done = subprocess.run(
-        [str(LANGCHAIN_PYTHON), str(EXAMPLE), str(server)],
+        [
+            str(LANGCHAIN_PYTHON),
+            str(EXAMPLE),
+            str(server),
+            *(["--default-mode"] if mode == "default" else []),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
