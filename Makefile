@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CORE   := $(VENV)/.installed-core
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-long lint format bench clean
+.PHONY: help setup demo test test-long coverage lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,17 @@ test: $(STAMP) $(LANGCHAIN_STAMP) ## run the test suite in parallel, a line per 
 test-long: $(STAMP) ## the long profiles of the property tests
 	TASKGROUP_MCP_LONG_TESTS=1 $(BIN)/python -m pytest $(PYTEST_SUITE) -m slow
 
+# Every Python process the suite starts is measured (pyproject's [tool.coverage.run] patch = subprocess;
+# tests/subprocess_coverage.py hands the settings to processes started with an environment of their own).
+# The figures are printed even when a test fails; the exit status is the suite's.
+coverage: $(STAMP) $(LANGCHAIN_STAMP) ## the suite under coverage, subprocesses included; prints the modules under 85%
+	scripts/test-deps.sh
+	rm -f .coverage .coverage.*
+	export COVERAGE_FILE=$(CURDIR)/.coverage; \
+	$(BIN)/coverage run -m pytest $(PYTEST_SUITE); status=$$?; \
+	$(BIN)/coverage combine --quiet && $(BIN)/python scripts/coverage_under.py 85; \
+	exit $$status
+
 lint: $(STAMP) ## ruff (lint + format check) and pyright strict on server/
 	$(BIN)/ruff check server tests
 	$(BIN)/ruff format --check server tests
@@ -63,4 +74,4 @@ bench: $(STAMP) ## run every benchmark script and write BENCHMARKS.md
 	$(BIN)/python bench/run_all.py
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) $(LANGCHAIN_VENV) .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(LANGCHAIN_VENV) .pytest_cache .ruff_cache build dist .coverage .coverage.*

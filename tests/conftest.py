@@ -12,6 +12,7 @@ import pytest
 import taskgroup_mcp.config
 from file_report import FileReport
 from pg_server import PostgresServer, PostgresUnavailable, start_postgres
+from subprocess_coverage import carry_coverage_into_subprocesses
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    carry_coverage_into_subprocesses()  # only under `make coverage`
     if config.getoption("file_report"):
         config.pluginmanager.register(FileReport(config), "file-report")
 
