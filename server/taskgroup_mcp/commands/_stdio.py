@@ -17,6 +17,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
+from taskgroup_mcp.wire import is_object
+
 __all__ = ["ToolFailed", "connect", "describe_failure", "log_tail", "server_parameters", "structured"]
 
 
@@ -55,9 +57,9 @@ def structured(tool: str, result: CallToolResult) -> dict[str, Any]:
         value = json.loads(result_text(result))
     except json.JSONDecodeError:
         raise ToolFailed(tool, "the tool answered without structured content") from None
-    if not isinstance(value, dict):
+    if not is_object(value):
         raise ToolFailed(tool, "the tool answered without an object")
-    return value  # pyright: ignore[reportUnknownVariableType]
+    return value
 
 
 def _innermost(exc: BaseException) -> BaseException:

@@ -17,6 +17,8 @@ from mcp.shared.message import SessionMessage
 from mcp.types import ErrorData, JSONRPCError
 from pydantic import ValidationError
 
+from taskgroup_mcp.wire import is_object
+
 from ._rpc_frames import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, SAFE_MESSAGES, request_id
 from ._sdk import ReadStream, WriteStream
 
@@ -39,8 +41,8 @@ def error_for(exc: Exception) -> JSONRPCError:
     fallback_id: Any = None
     for e in errors:  # a missing-field error carries the whole object: the request's id and method
         frame: Any = e.get("input")
-        if isinstance(frame, dict) and frame.get("jsonrpc") == "2.0" and isinstance(frame.get("method"), str):  # pyright: ignore[reportUnknownMemberType]
-            rid: Any = frame.get("id")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        if is_object(frame) and frame.get("jsonrpc") == "2.0" and isinstance(frame.get("method"), str):
+            rid = frame.get("id")
             if not isinstance(rid, int | str) or isinstance(rid, bool):
                 continue
             fallback_id = rid

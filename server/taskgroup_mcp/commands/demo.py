@@ -26,6 +26,8 @@ from typing import Any, TextIO
 import anyio
 from mcp import Client
 
+from taskgroup_mcp.wire import is_object
+
 from ._demo_facts import COMPANIES, INVENTED, serve_facts_server
 from ._stdio import ToolFailed, connect, describe_failure, log_tail, server_parameters, structured
 from ._terminal import ProgressLine, clip, table
@@ -265,7 +267,7 @@ def _results_table(items: Sequence[Mapping[str, Any]], shown: int = 12) -> list[
     rows: list[list[str]] = []
     for item in items[:shown]:
         output = item.get("output")
-        data: Mapping[str, Any] = output if isinstance(output, Mapping) else {}  # pyright: ignore[reportUnknownVariableType]
+        data = output if is_object(output) else {}
         listed = data.get("publicly_listed")
         rows.append(
             [
@@ -291,8 +293,8 @@ def _query(arguments: Any) -> str:
         parsed: Any = json.loads(arguments) if isinstance(arguments, str) else arguments
     except json.JSONDecodeError:
         return str(arguments)
-    if isinstance(parsed, dict) and "query" in parsed:
-        return str(parsed["query"])  # pyright: ignore[reportUnknownArgumentType]
+    if is_object(parsed) and "query" in parsed:
+        return str(parsed["query"])
     return str(arguments)
 
 

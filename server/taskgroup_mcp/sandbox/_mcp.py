@@ -17,7 +17,7 @@ import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from taskgroup_mcp.wire import McpServer, McpToolCall, get_processor
+from taskgroup_mcp.wire import McpServer, McpToolCall, get_processor, is_array, is_object
 
 from ._lifecycle import listing_warning
 
@@ -34,19 +34,19 @@ def input_text(value: str | dict[str, Any]) -> str:
 
 def tool_arguments(schema: dict[str, Any], text: str) -> dict[str, Any]:
     """Arguments for a tool: the run's input in every string field, simple defaults elsewhere."""
-    props_any: Any = schema.get("properties") or {}
-    props: dict[str, Any] = props_any if isinstance(props_any, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-    required_any: Any = schema.get("required") or []
-    required_list: list[Any] = required_any if isinstance(required_any, list) else []  # pyright: ignore[reportUnknownVariableType]
+    props_any = schema.get("properties")
+    props = props_any if is_object(props_any) else {}
+    required_any = schema.get("required")
+    required_list = required_any if is_array(required_any) else []
     required = {str(r) for r in required_list}
     args: dict[str, Any] = {}
     for name, sub_any in props.items():
-        sub: dict[str, Any] = sub_any if isinstance(sub_any, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-        kind: Any = sub.get("type", "string")
-        kinds: list[Any] = kind if isinstance(kind, list) else [kind]  # pyright: ignore[reportUnknownVariableType]
+        sub = sub_any if is_object(sub_any) else {}
+        kind = sub.get("type", "string")
+        kinds = kind if is_array(kind) else [kind]
         if "string" in kinds:
-            enum: Any = sub.get("enum")
-            enum_list: list[Any] = enum if isinstance(enum, list) else []  # pyright: ignore[reportUnknownVariableType]
+            enum = sub.get("enum")
+            enum_list = enum if is_array(enum) else []
             args[name] = enum_list[0] if enum_list else text
         elif name in required:
             defaults: dict[str, Any] = {"integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}

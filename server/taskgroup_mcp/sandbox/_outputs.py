@@ -24,6 +24,9 @@ from taskgroup_mcp.wire import (
     TaskSpec,
     TextSchema,
     get_processor,
+    is_array,
+    is_object,
+    member,
 )
 
 from ._records import RunRecord
@@ -134,47 +137,48 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ref, str) and ref.startswith("#/"):
         node: Any = root
         for part in ref[2:].split("/"):
-            node = node.get(part) if isinstance(node, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        if isinstance(node, dict):
-            return node  # pyright: ignore[reportUnknownVariableType]
+            node = node.get(part) if is_object(node) else None
+        if is_object(node):
+            return node
     return schema
 
 
 def value_for(schema: Any, rnd: _Rand, label: str, root: dict[str, Any], depth: int = 0) -> Any:
     """A value that validates against ``schema`` (the subset the API supports)."""
-    if not isinstance(schema, dict):
+    if not is_object(schema):
         return f"{label}: {rnd.words(3)} (sandbox)"
-    s: dict[str, Any] = _resolve(schema, root)  # pyright: ignore[reportUnknownArgumentType]
+    s = _resolve(schema, root)
     if "const" in s:
         return s["const"]
     enum = s.get("enum")
-    if isinstance(enum, list) and enum:
-        return enum[rnd.below(len(enum))]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+    if is_array(enum) and enum:
+        return enum[rnd.below(len(enum))]
     for key in ("anyOf", "oneOf"):
         options = s.get(key)
-        if isinstance(options, list) and options:
-            non_null = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            choice: Any = (non_null or options)[0]  # pyright: ignore[reportUnknownVariableType]
+        if is_array(options) and options:
+            non_null = [o for o in options if member(o, "type") != "null"]
+            choice = (non_null or options)[0]
             return value_for(choice, rnd, label, root, depth + 1)
     all_of = s.get("allOf")
-    if isinstance(all_of, list) and all_of:
+    if is_array(all_of) and all_of:
         merged: dict[str, Any] = {}
-        for part in all_of:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(part, dict):
-                merged.update(_resolve(part, root))  # pyright: ignore[reportUnknownArgumentType]
+        for part in all_of:
+            if is_object(part):
+                merged.update(_resolve(part, root))
         return value_for(merged, rnd, label, root, depth + 1)
     kind: Any = s.get("type")
-    if isinstance(kind, list):
-        kind_list: list[Any] = kind  # pyright: ignore[reportUnknownVariableType]
-        kind = next((k for k in kind_list if k != "null"), "null")
+    if is_array(kind):
+        kind = next((k for k in kind if k != "null"), "null")
     if kind is None:
         kind = "object" if "properties" in s else "array" if "items" in s else "string"
     if depth > _MAX_DEPTH and kind in ("object", "array"):
         return {} if kind == "object" else []
     if kind == "object":
-        props_any: Any = s.get("properties") or {}
-        props: dict[str, Any] = props_any if isinstance(props_any, dict) else {}  # pyright: ignore[reportUnknownVariableType]
-        return {name: value_for(sub, rnd, name, root, depth + 1) for name, sub in props.items()}
+        props = s.get("properties")
+        return {
+            name: value_for(sub, rnd, name, root, depth + 1)
+            for name, sub in (props.items() if is_object(props) else ())
+        }
     if kind == "array":
         n = 1 + rnd.below(3)
         return [value_for(s.get("items", {}), rnd, label, root, depth + 1) for _ in range(n)]
@@ -227,8 +231,8 @@ def _basis_for(content: dict[str, Any], rnd: _Rand, tool_note: str, per_element:
     out: list[FieldBasis] = []
     for name, value in content.items():
         out.append(_basis(name, rnd, tool_note))
-        if per_element and isinstance(value, list):
-            out.extend(_basis(f"{name}.{i}", rnd, tool_note) for i in range(len(value)))  # pyright: ignore[reportUnknownArgumentType]
+        if per_element and is_array(value):
+            out.extend(_basis(f"{name}.{i}", rnd, tool_note) for i in range(len(value)))
     return out
 
 
@@ -239,11 +243,11 @@ def _nested_basis(content: dict[str, Any], rnd: _Rand, tool_note: str) -> list[F
 
     def visit(path: str, value: Any) -> None:
         out.append(_basis(path, rnd, tool_note))
-        if isinstance(value, dict):
-            for key, sub in value.items():  # pyright: ignore[reportUnknownVariableType]
+        if is_object(value):
+            for key, sub in value.items():
                 visit(f"{path}.{key}", sub)
-        elif isinstance(value, list):
-            for i, sub in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        elif is_array(value):
+            for i, sub in enumerate(value):
                 visit(f"{path}.{i}", sub)
 
     for name, value in content.items():
@@ -286,7 +290,7 @@ def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
     if isinstance(schema, JsonSchema):
         root = schema.json_schema
         content_any = value_for(root, rnd, "output", root)
-        content: dict[str, Any] = content_any if isinstance(content_any, dict) else {"output": content_any}  # pyright: ignore[reportUnknownVariableType]
+        content = content_any if is_object(content_any) else {"output": content_any}
         if answer:
             _use_answer(content, root, answer)
         basis = _basis_for(content, rnd, tool_note, BETA_FIELD_BASIS in run.betas)
@@ -315,11 +319,10 @@ def build_output(run: RunRecord, seed: int) -> TaskRunOutput:
 
 def _use_answer(content: dict[str, Any], schema: dict[str, Any], answer: str) -> None:
     """Put a tool's answer into the first free-text string field (no enum/const), as a run would."""
-    props_any: Any = schema.get("properties") or {}
-    if not isinstance(props_any, dict):
+    props = schema.get("properties")
+    if not is_object(props):
         return
-    props: dict[str, Any] = props_any  # pyright: ignore[reportUnknownVariableType]
     for name, sub in props.items():
-        if isinstance(sub, dict) and sub.get("type") == "string" and "enum" not in sub and "const" not in sub:  # pyright: ignore[reportUnknownMemberType]
+        if is_object(sub) and sub.get("type") == "string" and "enum" not in sub and "const" not in sub:
             content[name] = f"{answer[:500]} (via MCP tool; sandbox)"
             return

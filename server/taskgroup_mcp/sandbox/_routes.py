@@ -37,6 +37,7 @@ from taskgroup_mcp.wire import (
     ValidationErrorItem,
     add_runs_violations,
     get_processor,
+    is_object,
     metadata_violations,
     output_schema_violations,
     run_input_violations,
@@ -527,9 +528,9 @@ class Api:
         request.scope["sandbox.endpoint"] = "control.faults"
         try:
             data: Any = json.loads(await request.body() or b"{}")
-            if not isinstance(data, dict):
+            if not is_object(data):
                 raise ValueError("faults must be a JSON object")
-            faults = Faults.from_json(data)  # pyright: ignore[reportUnknownArgumentType]
+            faults = Faults.from_json(data)
         except FaultValueError as exc:  # a value out of range: nothing is stored
             return JSONResponse({"error": str(exc), "field": exc.field}, status_code=400)
         except ValueError as exc:

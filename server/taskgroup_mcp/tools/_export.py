@@ -19,6 +19,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
+from taskgroup_mcp.wire import is_object
 
 from ._answer import closing
 from ._export_files import ExportDir, ExportDirError
@@ -56,8 +57,8 @@ def _write_csv(directory: ExportDir, jsonl: str, target: str, include_basis: boo
     with open(_reader(directory, jsonl), encoding="utf-8") as f:
         for line in f:
             output = json.loads(line).get("output")
-            if isinstance(output, dict):
-                for k in output:  # pyright: ignore[reportUnknownVariableType]
+            if is_object(output):
+                for k in output:
                     columns.setdefault(f"output.{k}", None)
             elif output is not None:
                 columns.setdefault("output", None)
@@ -72,8 +73,8 @@ def _write_csv(directory: ExportDir, jsonl: str, target: str, include_basis: boo
             record: dict[str, Any] = json.loads(line)
             output = record.get("output")
             row: dict[str, Any] = {c: record.get(c) for c in _FIXED_COLUMNS}
-            if isinstance(output, dict):
-                for k, v in output.items():  # pyright: ignore[reportUnknownVariableType]
+            if is_object(output):
+                for k, v in output.items():
                     row[f"output.{k}"] = v
             else:
                 row["output"] = output

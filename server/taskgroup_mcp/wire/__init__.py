@@ -25,6 +25,7 @@ from ._group import (
     TaskGroupRunResponse,
     TaskGroupStatus,
 )
+from ._json import JsonArray, JsonObject, is_array, is_object, member
 from ._limits import (
     GROUP_EVENTS_STREAM_MAX_SECONDS,
     MAX_INPUT_AND_SPEC_CHARS,
@@ -124,6 +125,8 @@ __all__ = [
     "FieldBasis",
     "GenericEvent",
     "InputSchema",
+    "JsonArray",
+    "JsonObject",
     "JsonSchema",
     "LimitViolation",
     "McpServer",
@@ -161,8 +164,11 @@ __all__ = [
     "WireModel",
     "add_runs_violations",
     "get_processor",
+    "is_array",
     "is_iso_date",
+    "is_object",
     "json_chars",
+    "member",
     "metadata_violations",
     "output_schema_violations",
     "parse_event",

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError
 
 from ._base import WireModel
 from ._group import TaskGroupStatus
+from ._json import is_object
 from ._output import TaskRunOutput
 from ._run import ErrorObject, RunInput, TaskRun
 
@@ -87,9 +88,9 @@ def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     """Parse one event's JSON. Unknown types (or known types with a surprising shape) come back
     as :class:`GenericEvent` with every field kept, instead of raising."""
     obj: Any = json.loads(data) if isinstance(data, str | bytes) else data
-    if not isinstance(obj, dict):
+    if not is_object(obj):
         return GenericEvent.model_validate({"type": "unknown", "data": obj})
-    payload: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
+    payload = obj
     kind = payload.get("type")
     if not isinstance(kind, str):
         return GenericEvent.model_validate({**payload, "type": "unknown"})

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._json import is_array, is_object
 from ._limits import LimitViolation
 
 if TYPE_CHECKING:
@@ -138,10 +139,10 @@ class _Checker:
 
     def run(self) -> None:
         root = self.root
-        if not isinstance(root, dict):
+        if not is_object(root):
             self.add((), "the schema must be a JSON object whose type is 'object'", "not_a_schema")
             return
-        node: dict[str, Any] = root  # pyright: ignore[reportUnknownVariableType]
+        node = root
         if node.get("type") != "object":
             self.add(
                 ("type",),
@@ -181,12 +182,9 @@ class _Checker:
         target: Any = self.root
         for raw in ref[1:].split("/")[1:] if ref != "#" else []:
             part = raw.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict):
+            if not is_object(target) or part not in target:
                 return None
-            mapping: dict[str, Any] = target  # pyright: ignore[reportUnknownVariableType]
-            if part not in mapping:
-                return None
-            target = mapping[part]
+            target = target[part]
         return target
 
     def walk(
@@ -202,10 +200,10 @@ class _Checker:
                     path[:MAX_PATH], "the schema is too large or too deeply nested to check", "too_complex"
                 )
             return
-        if not isinstance(schema, dict):
+        if not is_object(schema):
             self.add(path, "must be a schema object", "not_a_schema")
             return
-        node: dict[str, Any] = schema  # pyright: ignore[reportUnknownVariableType]
+        node = schema
         ref = node.get("$ref")
         if isinstance(ref, str):
             if ref in refs:
@@ -227,8 +225,8 @@ class _Checker:
                     f"the keyword '{key}' is not supported; say it in the description instead",
                     "unsupported_keyword",
                 )
-        kind: Any = node.get("type")
-        kinds: list[Any] = kind if isinstance(kind, list) else [kind]  # pyright: ignore[reportUnknownVariableType]
+        kind = node.get("type")
+        kinds = kind if is_array(kind) else [kind]
         if kinds == ["null"] and not in_union:
             self.add(
                 (*path, "type"),
@@ -248,9 +246,8 @@ class _Checker:
                     "nesting_depth",
                 )
             return
-        enum: Any = node.get("enum")
-        if isinstance(enum, list):
-            values: list[Any] = enum  # pyright: ignore[reportUnknownVariableType]
+        values = node.get("enum")
+        if is_array(values):
             self.enum_values += len(values)
             if len(values) > LARGE_ENUM_VALUES:
                 chars = sum(len(v) for v in values if isinstance(v, str))
@@ -260,9 +257,8 @@ class _Checker:
                         f"an enum of {len(values)} values holds {chars} characters; at most {LARGE_ENUM_MAX_CHARS} are allowed above {LARGE_ENUM_VALUES} values",
                         "large_enum_too_long",
                     )
-        props_any: Any = node.get("properties")
-        if isinstance(props_any, dict):
-            props: dict[str, Any] = props_any  # pyright: ignore[reportUnknownVariableType]
+        props = node.get("properties")
+        if is_object(props):
             self.properties += len(props)
             if not path:
                 self.object_warnings(node, props)
@@ -271,19 +267,18 @@ class _Checker:
         items: Any = node.get("items")
         if items is not None:
             self.walk(items, (*path, "items"), level, in_union=False, refs=refs)
-        extra: Any = node.get("additionalProperties")
-        if isinstance(extra, dict):
+        extra = node.get("additionalProperties")
+        if is_object(extra):
             self.walk(extra, (*path, "additionalProperties"), level, in_union=False, refs=refs)
         for key in _UNIONS:
-            options: Any = node.get(key)
-            if isinstance(options, list):
-                for i, sub in enumerate(options):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            options = node.get(key)
+            if is_array(options):
+                for i, sub in enumerate(options):
                     self.walk(sub, (*path, key, i), depth, in_union=True, refs=refs)
 
     def object_warnings(self, node: dict[str, Any], props: dict[str, Any]) -> None:
-        required_any: Any = node.get("required") or []
-        required_list: list[Any] = required_any if isinstance(required_any, list) else []  # pyright: ignore[reportUnknownVariableType]
-        required = {str(r) for r in required_list}
+        required_any = node.get("required")
+        required = {str(r) for r in required_any} if is_array(required_any) else set[str]()
         missing = [name for name in props if name not in required]
         if missing:
             self.add(
@@ -319,11 +314,10 @@ def _string_chars(value: Any) -> int:
         item = stack.pop()
         if isinstance(item, str):
             total += len(item)
-        elif isinstance(item, dict):
-            mapping: dict[str, Any] = item  # pyright: ignore[reportUnknownVariableType]
-            for key, sub in mapping.items():
+        elif is_object(item):
+            for key, sub in item.items():
                 total += len(key)
                 stack.append(sub)
-        elif isinstance(item, list):
-            stack.extend(item)  # pyright: ignore[reportUnknownArgumentType]
+        elif is_array(item):
+            stack.extend(item)
     return total

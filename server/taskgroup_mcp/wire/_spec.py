@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Tag
 
 from ._base import WireModel, null_means
+from ._json import is_object
 
 
 class JsonSchema(WireModel):
@@ -32,8 +33,8 @@ class AutoSchema(WireModel):
 def _schema_kind(value: Any) -> str:
     if isinstance(value, str):
         return "string"
-    if isinstance(value, dict):
-        mapping: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+    if is_object(value):
+        mapping = value
         kind: Any = mapping.get("type")
         if kind in ("json", "text", "auto"):
             return str(kind)
