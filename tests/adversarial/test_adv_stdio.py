@@ -82,7 +82,7 @@ async def test_malformed_frames_never_stop_the_stdio_server_and_every_request_st
     expected = [(code, rid) for _, code, rid in GARBAGE if code is not None]
     assert answers == expected, "each malformed frame gets its JSON-RPC error"
     assert unknown["error"]["code"] == -32601
-    assert unknown_tool["result"]["isError"] is True
+    assert unknown_tool["error"]["code"] == -32602  # 2025-11-25: an unknown tool is invalid params
     assert bad_args["result"]["isError"] is True
     assert "task_group_id" in bad_args["result"]["content"][0]["text"]
     assert not TRACEBACK.search(json.dumps(bad_args))

@@ -21,6 +21,7 @@ from ._explorer import explorer_extension, explorer_middleware, with_explorer
 from ._forwarding import operator_secrets
 from ._hosts import Resolver, system_resolver
 from ._middleware import redaction_middleware
+from ._protocol import ProtocolServer
 from ._resources import register_resources
 from ._sanitize import SANDBOX_NOTICE, SECRETS, install_log_redaction
 from ._tools import TOOLS
@@ -77,7 +78,7 @@ def build_server(
         SECRETS.add(secret)
     states: list[AppState] = []
     instructions = INSTRUCTIONS + ("\n" + SANDBOX_NOTICE if settings.sandbox else "")
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState] = ProtocolServer(
         SERVER_NAME,
         version=__version__,
         instructions=instructions,
