@@ -143,3 +143,23 @@ async def test_a_restarted_sqlite_sandbox_keeps_groups_runs_cursors_and_schedule
     done_before = {e["run"]["run_id"] for e in events_before if e["type"] == "task_run.state"}
     assert sorted(done_now) == sorted(set(ids) - done_before)
     assert resumed[-1]["type"] == "task_group_status" and resumed[-1]["status"]["is_active"] is False
+
+
+def test_a_store_keeps_each_runs_betas_and_an_older_sqlite_file_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = str(tmp_path / "old.db")
+    store = open_store(db)
+    store.add_runs([_run(0, None, -1)])
+    store.close()
+    with sqlite3.connect(db) as raw:  # as a file written before runs kept their betas
+        raw.execute("ALTER TABLE runs DROP COLUMN betas")
+    reopened = open_store(db)
+    old = reopened.get_run(f"trun_{0:032x}")
+    beta = _run(1, None, -1)
+    beta.betas = ("field-basis-2025-11-25", "mcp-server-2025-07-17")
+    reopened.add_runs([beta])
+    kept = reopened.get_run(beta.run_id)
+    reopened.close()
+    assert old is not None and old.betas == ()
+    assert kept is not None and kept.betas == ("field-basis-2025-11-25", "mcp-server-2025-07-17")
