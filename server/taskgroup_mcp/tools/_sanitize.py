@@ -2,9 +2,10 @@
 
 Run output comes from the open web through Parallel: it is data, never instructions. Before it
 reaches a model we remove characters a human cannot see (Unicode tag characters, zero-width and
-bidirectional controls). Separately, secrets are replaced wherever they might surface, as a last
-line of defence: what the operator owns for everyone, what a tool call brought for that call only
-(:class:`SecretRegistry`).
+bidirectional controls) and control characters a terminal or renderer would act on (escape
+sequences, BEL, backspace, NUL, C1). Separately, secrets are replaced wherever they might surface,
+as a last line of defence: what the operator owns for everyone, what a tool call brought for that
+call only (:class:`SecretRegistry`).
 """
 
 from __future__ import annotations
@@ -35,12 +36,31 @@ _INVISIBLE = re.compile(
     "\ufeff"  # zero-width no-break space / BOM
     "\u00ad"  # soft hyphen
     "\u180e"  # Mongolian vowel separator (zero-width)
+    "\x00-\x08\x0b\x0c\x0e-\x1f"  # C0 controls but tab and line feed (NUL, BEL, BS, ESC, ...)
+    "\x7f-\x9f"  # DEL and the C1 controls
     "]"
 )
+_TERMINAL_SEQUENCES = re.compile(
+    "(?:\x1b\\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
+    # OSC (titles, hyperlinks), DCS, SOS, PM and APC strings, when terminated on the same line
+    "|(?:\x1b[\\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]{0,2048}(?:\x07|\x1b\\\\|\x9c)"
+    "|\x1b[ -/]*[0-~]"  # any other escape sequence (and the introducer of an unterminated string)
+)
+_LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029\x85]")
 
 
 def strip_invisible(text: str) -> str:
-    """``text`` without tag characters, zero-width and bidirectional controls."""
+    """``text`` as safe to show: without tag characters, zero-width and bidirectional controls,
+    terminal escape sequences and control characters (NUL, BEL, backspace, ESC, DEL, C1).
+
+    Line breaks survive as ``\\n`` (CR, CRLF, NEL, U+2028 and U+2029 become one; a lone CR could
+    otherwise overwrite a line on a terminal), and so do tabs. Every string of a tool result and
+    every error message passes through here (see ``_answer.payload`` and ``_answer.shown_error``).
+    """
+    if text.isascii() and text.isprintable():
+        return text  # the common case, without a regex pass
+    text = _TERMINAL_SEQUENCES.sub("", text)
+    text = _LINE_BREAKS.sub("\n", text)
     return _INVISIBLE.sub("", text)
 
 
