@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,3 +54,15 @@ def sandbox(tmp_path: Path) -> SandboxClient:
         return sandbox_client(tmp_path, **kwargs)
 
     return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long profiles (``@pytest.mark.slow``) run only under ``make test-long``."""
+    del config
+    if os.environ.get("TASKGROUP_MCP_LONG_TESTS") == "1":
+        return
+    here = str(Path(__file__).parent)
+    keep = [
+        item for item in items if not (str(item.path).startswith(here) and item.get_closest_marker("slow"))
+    ]
+    items[:] = keep

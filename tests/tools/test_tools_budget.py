@@ -10,13 +10,14 @@ import anyio
 import pytest
 
 from taskgroup_mcp.tools import estimate_tokens
+from taskgroup_mcp.tools._budget import result_tokens
 
 pytestmark = pytest.mark.anyio
 
 RUNS = 2_000
 
 
-@pytest.mark.parametrize("max_tokens", [1_500])
+@pytest.mark.parametrize("max_tokens", [8_000])
 async def test_a_2000_run_group_is_paged_under_max_tokens_with_every_run_exactly_once(
     sandbox: Any, max_tokens: int
 ) -> None:
@@ -56,6 +57,7 @@ async def test_a_2000_run_group_is_paged_under_max_tokens_with_every_run_exactly
                 page = result.structured_content
                 assert estimate_tokens(page) <= max_tokens
                 assert math.ceil(len(result.content[0].text) / 4) <= max_tokens
+                assert result_tokens(page) <= max_tokens
                 seen.update(item["run_id"] for item in page["items"])
                 pages += 1
                 cursor = page.get("next_cursor")

@@ -49,7 +49,7 @@ def test_paging_returns_every_run_once_and_fits_every_page(sizes: list[int], bud
         seen: list[str] = []
         cursor: str | None = None
         for _ in range(len(events) + 2):
-            page = await read_page(_after(events, cursor), shape=shape_run, limit=limit, budget_chars=budget)
+            page = await read_page(_after(events, cursor), shape=shape_run, limit=limit, budget_tokens=budget)
             assert len(page.items) <= limit
             used = 2 + sum(tokens(item) * 4 for item in page.items)
             assert used <= budget + 4 * len(page.items) + 4

@@ -100,7 +100,7 @@ def test_a_long_value_is_cut_with_a_note_to_fit() -> None:
 @pytest.mark.anyio
 async def test_a_page_stops_at_its_budget_and_resumes_after_the_last_item() -> None:
     events = [_event(i) for i in range(100)]
-    page = await read_page(_aiter(events), shape=lambda e: shape_run(e), limit=1000, budget_chars=2_000)
+    page = await read_page(_aiter(events), shape=lambda e: shape_run(e), limit=1000, budget_tokens=2_000)
     assert 0 < len(page.items) < 100 and not page.exhausted
     assert sum(len(str(i)) for i in page.items) < 2_500
     assert page.event_ids[-1] == f"ev{len(page.items) - 1}"
@@ -109,7 +109,7 @@ async def test_a_page_stops_at_its_budget_and_resumes_after_the_last_item() -> N
 @pytest.mark.anyio
 async def test_a_page_knows_when_the_stream_is_exhausted() -> None:
     page = await read_page(
-        _aiter([_event(i) for i in range(3)]), shape=shape_run, limit=3, budget_chars=100_000
+        _aiter([_event(i) for i in range(3)]), shape=shape_run, limit=3, budget_tokens=100_000
     )
     assert len(page.items) == 3 and page.exhausted
 
@@ -117,7 +117,7 @@ async def test_a_page_knows_when_the_stream_is_exhausted() -> None:
 @pytest.mark.anyio
 async def test_an_oversized_first_run_is_cut_rather_than_failing() -> None:
     big = _event(0, content={"text": "y" * 100_000})
-    page = await read_page(_aiter([big, _event(1)]), shape=shape_run, limit=10, budget_chars=3_000)
+    page = await read_page(_aiter([big, _event(1)]), shape=shape_run, limit=10, budget_tokens=3_000)
     assert page.cut == 1 and page.exhausted
     assert "cut" in page.items[0]["output"]["text"]
     assert sum(estimate_tokens(i) * 4 for i in page.items) <= 3_000 + 8

@@ -117,7 +117,7 @@ async def read_group_rows(
         stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)  # pyright: ignore[reportArgumentType]
         with long_call(ctx, "read_group_rows"):
             async with closing(stream) as events:
-                page = await read_page(events, shape=shape, limit=limit, budget_chars=ROWS_BUDGET_CHARS)
+                page = await read_page(events, shape=shape, limit=limit, budget_tokens=ROWS_BUDGET_CHARS)
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     last = page.event_ids[-1] if page.event_ids else None
@@ -131,7 +131,8 @@ async def read_group_rows(
             next_cursor=next_cursor,
             content_notice=THIRD_PARTY_NOTICE if page.items else None,
             notice=state.notice,
-        )
+        ),
+        max_tokens=2 * ROWS_BUDGET_CHARS,  # for the app, never the model: its own large budget
     )
 
 

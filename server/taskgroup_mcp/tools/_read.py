@@ -9,18 +9,16 @@ from taskgroup_mcp import wire
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
 
 from ._answer import closing, payload
+from ._budget import result_tokens, value_tokens
 from ._models import ResultsPage, RunDetail
 from ._sanitize import THIRD_PARTY_NOTICE, sanitize, strip_invisible
 from ._shaping import (
-    CHARS_PER_TOKEN,
     BasisMode,
     Page,
     decode_cursor,
     encode_cursor,
-    estimate_tokens,
     fit,
     input_key,
-    json_text,
     read_page,
     shape_basis,
     shape_output,
@@ -30,11 +28,13 @@ from ._shaping import (
 
 DEFAULT_MAX_TOKENS = 8_000
 MAX_MAX_TOKENS = 20_000
-MIN_MAX_TOKENS = 500
+"""Below the 25,000 tokens at which Claude Code refuses a tool result."""
+MIN_MAX_TOKENS = 2_000
+"""A page's own fields (cursor, notices, next step) cost about 1,000 tokens in the bound."""
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1_000
-_CURSOR_ALLOWANCE = 400
-"""Characters kept free for the cursor and notes while filling a page."""
+_CURSOR_PLACEHOLDER = "x" * 48
+"""Room kept for the cursor (base64 of the API's event id and an 8-character tag)."""
 
 
 async def results_page(
@@ -50,7 +50,8 @@ async def results_page(
     max_tokens: int,
     notice: str | None,
 ) -> ResultsPage:
-    """One page of a group's runs, never over ``max_tokens`` (estimated), resumable by cursor."""
+    """One page of a group's runs, resumable by cursor, whose whole result never costs more than
+    ``max_tokens`` in any client (``_budget.result_tokens``)."""
     position = decode_cursor(cursor, group_id, status) if cursor else None
     group = await client.get_task_group(group_id)
     active = group.status.is_active
@@ -58,15 +59,15 @@ async def results_page(
         task_group_id=group_id,
         items=[],
         returned=0,
-        next_cursor=None,
+        next_cursor=_CURSOR_PLACEHOLDER,
         group_active=active,
         content_notice=THIRD_PARTY_NOTICE,
-        notes=["x" * 160],
-        next_step="x" * 260,
+        notes=[_ACTIVE_NOTE] if active and status is not None else None,
+        next_step=_longest_step(),
         notice=notice,
     )
-    overhead = len(json_text(payload(skeleton))) + _CURSOR_ALLOWANCE
-    budget = max(max_tokens * CHARS_PER_TOKEN - overhead, 200)
+    overhead = result_tokens(payload(skeleton)) - value_tokens([])
+    budget = max(max_tokens - overhead, 200)
 
     def shape(event: wire.TaskRunEvent) -> dict[str, Any]:
         return shape_run(
@@ -81,20 +82,44 @@ async def results_page(
         group_id, cursor=position, status=status, include_input=True, include_output=True
     )  # pyright: ignore[reportArgumentType]
     async with closing(stream) as events:
-        page = await read_page(events, shape=shape, limit=limit, budget_chars=budget)
+        page = await read_page(events, shape=shape, limit=limit, budget_tokens=budget)
     notes: list[str] = []
     if page.cut:
-        notes.append("Long values were cut to fit max_tokens; get_task_run or an export has them in full.")
+        notes.append(_CUT_NOTE)
     if active and status is not None:
-        notes.append("The group is still active: runs finishing later may be missed by a status filter.")
+        notes.append(_ACTIVE_NOTE)
     result = _assemble(group_id, page, status, active, notes, notice)
     # The allowance normally covers cursor and notes; if not, hand the last runs to the next page.
-    while estimate_tokens(payload(result)) > max_tokens and len(page.items) > 1:
+    while result_tokens(payload(result)) > max_tokens and len(page.items) > 1:
         page.items.pop()
         page.event_ids.pop()
         page.exhausted = False
         result = _assemble(group_id, page, status, active, notes, notice)
+    if result_tokens(payload(result)) > max_tokens and page.items:
+        # One run left and still too much: cut it to the room the page's own fields leave.
+        room = max_tokens - (result_tokens(payload(result)) - value_tokens(result.items[0]))
+        page.items[0], _ = fit(page.items[0], room)
+        page.cut = max(page.cut, 1)
+        if not notes or not notes[0].startswith("Long values"):
+            notes.insert(0, _CUT_NOTE)
+        result = _assemble(group_id, page, status, active, notes, notice)
     return result
+
+
+_ACTIVE_NOTE = "The group is still active: runs finishing later may be missed by a status filter."
+_CUT_NOTE = "Long values were cut to fit max_tokens: get_task_run has them in full."
+
+
+def _step(more: bool, active: bool) -> str:
+    if more:
+        return "Next page: get_task_group_results with cursor=next_cursor. All at once: export_task_group_results."
+    if active:
+        return "All runs so far are listed; the group is still active: wait_for_task_group, then read again."
+    return "That was the last page: every run of the group has been returned."
+
+
+def _longest_step() -> str:
+    return max((_step(m, a) for m in (True, False) for a in (True, False)), key=len)
 
 
 def _assemble(
@@ -109,18 +134,7 @@ def _assemble(
     last = page.event_ids[-1] if page.event_ids else None
     if not page.exhausted and last:
         next_cursor = encode_cursor(group_id, last, status)
-    if next_cursor:
-        step = (
-            f"Call get_task_group_results(task_group_id='{group_id}', cursor=next_cursor) for the next page, "
-            "or export_task_group_results for everything in one file."
-        )
-    elif active:
-        step = (
-            f"All runs so far are listed; the group is still active. Call wait_for_task_group("
-            f"task_group_id='{group_id}'), then read the results again."
-        )
-    else:
-        step = "That was the last page: every run of the group has been returned."
+    step = _step(next_cursor is not None, active)
     return ResultsPage(
         task_group_id=group_id,
         items=page.items,
@@ -182,12 +196,18 @@ async def run_detail(
         )
     detail["next_step"] = step
     detail["notice"] = notice
-    budget = max_tokens * CHARS_PER_TOKEN - 300
-    fitted, _ = fit({k: v for k, v in detail.items() if v is not None}, budget)
     required = {
         "run_id": run.run_id,
         "status": run.status,
         "active": run.is_active,
         "processor": run.processor,
     }
-    return RunDetail.model_validate({**fitted, **required, "next_step": step, "notice": notice})
+    fixed = {**required, "next_step": step, "notice": notice, "note": _RUN_CUT_NOTE}
+    rest = {k: v for k, v in detail.items() if v is not None and k not in fixed}
+    fitted, cut = fit(rest, max_tokens - result_tokens(fixed))
+    fitted.pop("note", None)
+    note = _RUN_CUT_NOTE if cut else None
+    return RunDetail.model_validate({**fitted, **required, "next_step": step, "notice": notice, "note": note})
+
+
+_RUN_CUT_NOTE = "Long values were cut to fit the token budget; export_task_group_results has them in full."

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import ToolAnnotations
 from pydantic import ConfigDict, ValidationError
@@ -15,6 +15,7 @@ from pydantic import ConfigDict, ValidationError
 from taskgroup_mcp import __version__
 from taskgroup_mcp.config import Settings
 
+from ._answer import shown_error
 from ._app import AppState, ClientFactory, make_lifespan
 from ._arguments import format_problems, problems_from_validation
 from ._explorer import explorer_extension, explorer_middleware, with_explorer
@@ -43,15 +44,21 @@ _HIDDEN_INPUT = ConfigDict(hide_input_in_errors=True)
 
 class _Tool(Tool):
     """A tool whose invalid arguments come back as ``Invalid arguments: field: problem`` (built
-    from ``loc`` and ``msg`` only) instead of pydantic's report, which quotes values."""
+    from ``loc`` and ``msg`` only) instead of pydantic's report, which quotes values, and whose
+    every error message is sanitized and cut to its token budget (``shown_error``)."""
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         try:
-            self.fn_metadata.validate_arguments(arguments)
-        except ValidationError as exc:
-            problems = format_problems(problems_from_validation(exc))
-            raise ToolError(f"Error executing tool {self.name}: {problems}") from exc
-        return await super().run(arguments, context, convert_result)
+            try:
+                self.fn_metadata.validate_arguments(arguments)
+            except ValidationError as exc:
+                problems = format_problems(problems_from_validation(exc))
+                raise ToolError(f"Error executing tool {self.name}: {problems}") from exc
+            return await super().run(arguments, context, convert_result)
+        except UnexpectedToolError:
+            raise  # its message is the SDK's generic one
+        except ToolError as exc:
+            raise ToolError(shown_error(str(exc))) from exc.__cause__
 
 
 def _tool(fn: Any, title: str, annotations: ToolAnnotations) -> Tool:

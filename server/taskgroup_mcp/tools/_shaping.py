@@ -1,14 +1,14 @@
 """Result shaping: compact run records, projected fields, opaque cursors, a token budget.
 
 Everything here is plain and synchronous (or takes any async iterator), so it is tested without
-MCP. Token counts are estimates: compact JSON characters / 4.
+MCP. Budgets are upper bounds on real tokens, whatever the text (see ``_budget``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
+import hashlib
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +17,8 @@ from typing import Any, Literal
 from taskgroup_mcp import wire
 
 from ._arguments import ArgumentProblem
+from ._budget import json_text as json_text  # re-exported: callers shape and measure alike
+from ._budget import value_tokens
 from ._sanitize import sanitize, strip_invisible
 
 BasisMode = Literal["none", "low_confidence", "all"]
@@ -24,44 +26,44 @@ CHARS_PER_TOKEN = 4
 KEY_MAX_CHARS = 80
 
 
-def json_text(value: Any) -> str:
-    """Compact JSON, the form results are sent and measured in."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
 def estimate_tokens(value: Any) -> int:
-    """Estimated tokens of a value as sent: compact JSON characters / 4, rounded up."""
+    """A typical-text estimate of a value's tokens: compact JSON characters / 4, rounded up.
+
+    Not a bound (CJK or emoji cost far more per character): budgets use ``_budget``."""
     return math.ceil(len(json_text(value)) / CHARS_PER_TOKEN)
 
 
 # --- cursors -------------------------------------------------------------------------------
 
 
+_NOT_OURS = "is not a cursor this server issued; pass next_cursor unchanged"
+
+
+def _tag(text: str | None, n: int) -> str:
+    return hashlib.sha256((text or "").encode()).hexdigest()[:n]
+
+
 def encode_cursor(group_id: str, event_id: str, status: str | None) -> str:
-    raw = json_text({"g": group_id, "e": event_id, "s": status})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    """A short opaque cursor: the stream position, tagged with its group and status filter (a
+    cursor's every character is paid for twice on every page, in the token budget)."""
+    position = base64.urlsafe_b64encode(event_id.encode()).decode().rstrip("=")
+    return f"{position}.{_tag(group_id, 6)}{_tag(status, 2)}"
 
 
 def decode_cursor(cursor: str, group_id: str, status: str | None) -> str:
     """The stream position in ``cursor``; an argument error if it is not one of ours for this query."""
+    position, dot, tag = cursor.rpartition(".")
+    if not dot or len(tag) != 8 or not position:
+        raise ArgumentProblem([("cursor", _NOT_OURS)])
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        event_id = base64.urlsafe_b64decode((position + "=" * (-len(position) % 4)).encode()).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ArgumentProblem(
-            [("cursor", "is not a cursor this server issued; pass next_cursor unchanged")]
-        ) from None
-    if not isinstance(data, dict):
-        raise ArgumentProblem([("cursor", "is not a cursor this server issued; pass next_cursor unchanged")])
-    fields: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
-    position = fields.get("e")
-    if not isinstance(position, str):
-        raise ArgumentProblem([("cursor", "is not a cursor this server issued; pass next_cursor unchanged")])
-    if fields.get("g") != group_id:
+        raise ArgumentProblem([("cursor", _NOT_OURS)]) from None
+    if tag[:6] != _tag(group_id, 6):
         raise ArgumentProblem([("cursor", "belongs to another task group")])
-    if fields.get("s") != status:
+    if tag[6:] != _tag(status, 2):
         raise ArgumentProblem([("cursor", "was issued for a different status filter; keep the same status")])
-    return position
+    return event_id
 
 
 # --- one run ---------------------------------------------------------------------------------
@@ -143,7 +145,7 @@ def shape_run(
         item["error"] = strip_invisible(run.error.message)
     meta = user_metadata(run.metadata, reserved_key)
     if meta:
-        item["metadata"] = meta
+        item["metadata"] = sanitize(meta)
     if include_input and event.input is not None:
         item["input"] = sanitize(event.input.input)
     return item
@@ -156,10 +158,14 @@ def _strings_longest(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
     if isinstance(value, dict):
-        return max((_strings_longest(v) for v in value.values()), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        return max((_strings_longest(v) for k, v in value.items() if k not in _UNCUT_KEYS), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
     if isinstance(value, list):
         return max((_strings_longest(v) for v in value), default=0)  # pyright: ignore[reportUnknownVariableType]
     return 0
+
+
+_UNCUT_KEYS = frozenset({"next_cursor", "task_group_id", "run_id", "uri", "path"})
+"""Values that are useless cut (ids, cursors, links): shortening never touches them."""
 
 
 def _cut_strings(value: Any, cap: int) -> Any:
@@ -168,7 +174,7 @@ def _cut_strings(value: Any, cap: int) -> Any:
             return value
         return value[:cap] + f"… [cut {len(value) - cap} chars]"
     if isinstance(value, dict):
-        return {k: _cut_strings(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+        return {k: v if k in _UNCUT_KEYS else _cut_strings(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
     if isinstance(value, list):
         return [_cut_strings(v, cap) for v in value]  # pyright: ignore[reportUnknownVariableType]
     return value
@@ -185,26 +191,53 @@ def _cut_lists(value: Any, cap: int) -> Any:
     return value
 
 
-def fit(item: dict[str, Any], max_chars: int) -> tuple[dict[str, Any], bool]:
-    """``item`` cut to at most ``max_chars`` of compact JSON: long strings first, then long lists,
-    then the bulky fields replaced by a note. Returns (item, whether anything was cut)."""
-    if len(json_text(item)) <= max_chars:
+def fit(item: dict[str, Any], budget: int) -> tuple[dict[str, Any], bool]:
+    """``item`` cut to cost at most ``budget`` tokens (:func:`_budget.value_tokens`): long strings
+    first, then long lists, then the bulky fields replaced by a note. Returns (item, whether
+    anything was cut)."""
+    if value_tokens(item) <= budget:
         return item, False
     current = item
     cap = _strings_longest(current)
-    while cap > 16 and len(json_text(current)) > max_chars:
+    while cap > 16 and value_tokens(current) > budget:
         cap //= 2
         current = _cut_strings(item, cap)
     list_cap = 8
-    while list_cap >= 1 and len(json_text(current)) > max_chars:
+    while list_cap >= 1 and value_tokens(current) > budget:
         current = _cut_lists(current, list_cap)
         list_cap //= 2
-    if len(json_text(current)) > max_chars:
-        current = {k: v for k, v in current.items() if k in ("key", "run_id", "status")}
+    if value_tokens(current) > budget:
+        current = {k: _cut_strings(v, 80) for k, v in current.items() if k in ("key", "run_id", "status")}
         current["note"] = "too large for this page's budget; read it with get_task_run or export the group"
-        if len(json_text(current)) > max_chars:
+        if value_tokens(current) > budget:
             current = {"run_id": item.get("run_id"), "note": "too large for this budget"}
     return current, True
+
+
+def shrink(value: Any, fits: Callable[[Any], bool]) -> Any:
+    """``value`` with its longest strings cut, then its longest lists shortened, until ``fits``
+    says so (or nothing is left to cut). Types are kept: a string stays a string, a list a list
+    of the same items, so a result still matches its schema."""
+    if fits(value):
+        return value
+    current = value
+    cap = _strings_longest(value)
+    while cap > 8 and not fits(current):
+        cap //= 2
+        current = _cut_strings(value, cap)
+    list_cap = 8
+    while list_cap >= 0 and not fits(current):
+        current = _shorten_lists(current, list_cap)
+        list_cap = list_cap // 2 if list_cap > 1 else list_cap - 1
+    return current
+
+
+def _shorten_lists(value: Any, cap: int) -> Any:
+    if isinstance(value, dict):
+        return {k: _shorten_lists(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_shorten_lists(v, cap) for v in value[:cap]]  # pyright: ignore[reportUnknownVariableType]
+    return value
 
 
 @dataclass
@@ -220,15 +253,16 @@ async def read_page(
     *,
     shape: Callable[[wire.TaskRunEvent], dict[str, Any]],
     limit: int,
-    budget_chars: int,
+    budget_tokens: int,
 ) -> Page:
-    """Take runs from ``events`` until ``limit`` items or ``budget_chars`` of compact JSON.
+    """Take runs from ``events`` until ``limit`` items or ``budget_tokens`` (the items' share of
+    a result, :func:`_budget.value_tokens`, list separators included).
 
     The run that does not fit is left for the next page (its cursor is the last included one),
     except when it is the first: then it is cut to fit, so every page makes progress.
     """
     page = Page()
-    used = 2  # the list's brackets
+    used = value_tokens([])  # the list's brackets, in both renderings
     iterator = aiter(events)
     while True:
         try:
@@ -239,13 +273,17 @@ async def read_page(
         if len(page.items) >= limit:
             return page  # one more exists: the page is full and not the last
         item = shape(event)
-        size = len(json_text(item)) + 1
-        if used + size > budget_chars:
+        size = value_tokens(item) + _SEPARATOR_TOKENS
+        if used + size > budget_tokens:
             if page.items:
                 return page
-            item, _ = fit(item, budget_chars - used - 1)
+            item, _ = fit(item, budget_tokens - used - _SEPARATOR_TOKENS)
             page.cut += 1
-            size = len(json_text(item)) + 1
+            size = value_tokens(item) + _SEPARATOR_TOKENS
         page.items.append(item)
         page.event_ids.append(event.event_id)
         used += size
+
+
+_SEPARATOR_TOKENS = 3
+"""Between two list items: ", " in the structured rendering, "," in the text block."""

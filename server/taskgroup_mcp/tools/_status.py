@@ -33,7 +33,12 @@ def summarize(
     group: wire.TaskGroup, *, now: datetime | None = None, notice: str | None = None
 ) -> GroupStatus:
     status = group.status
-    counts = {k: v for k, v in status.task_run_status_counts.items() if v}
+    counts: dict[str, int] = {}
+    for k, v in status.task_run_status_counts.items():
+        if v:
+            # Only the API's documented statuses by name: an unknown key is text we do not show.
+            name = k if k in wire.RUN_STATUSES else "other"
+            counts[name] = counts.get(name, 0) + v
     total = status.num_task_runs
     active_n = sum(v for k, v in counts.items() if k in wire.ACTIVE_RUN_STATUSES)
     done = max(total - active_n, 0)

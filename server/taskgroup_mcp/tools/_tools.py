@@ -14,7 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
 
-from ._answer import Progress, answer
+from ._answer import Progress, answer, payload
 from ._app import (
     AppState,
     app_state,
@@ -25,6 +25,7 @@ from ._app import (
     remember_fan_out,
     remembered_fan_out,
 )
+from ._budget import result_tokens
 from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
@@ -216,7 +217,13 @@ async def fan_out(
         ),
     ] = None,
     max_tokens: Annotated[
-        int, Field(ge=MIN_MAX_TOKENS, le=MAX_MAX_TOKENS, description="budget of the first results page")
+        int,
+        Field(
+            ge=MIN_MAX_TOKENS,
+            le=MAX_MAX_TOKENS,
+            description="token budget of the whole answer (an upper bound in any client); the first "
+            "results page gets what the rest leaves",
+        ),
     ] = DEFAULT_MAX_TOKENS,
     dry_run: DryRun = False,
     confirm_cost_usd: ConfirmCost = None,
@@ -282,11 +289,17 @@ async def fan_out(
                     report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
                 )  # fmt: skip
                 if not wait.status.active:
-                    page = await results_page(
-                        client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
-                        include_basis="none", include_input=False, max_tokens=max(MIN_MAX_TOKENS, max_tokens - 1_000),
-                        notice=state.notice,
+                    # The page gets what the rest of the answer leaves of max_tokens.
+                    rest = FanOutResult(
+                        task_group_id=gid, added=added, reused_group=reused is not None, wait=wait,
+                        next_step=wait.next_step, notice=state.notice,
                     )  # fmt: skip
+                    room = max_tokens - result_tokens(payload(rest)) - _FAN_OUT_STEP_ALLOWANCE
+                    if room >= MIN_MAX_TOKENS:
+                        page = await results_page(
+                            client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
+                            include_basis="none", include_input=False, max_tokens=room, notice=state.notice,
+                        )  # fmt: skip
     except Exception as exc:
         error = to_tool_error(exc, group_id=gid or None)
         if not gid:
@@ -312,8 +325,13 @@ async def fan_out(
             results=page,
             next_step=step,
             notice=state.notice,
-        )
+        ),
+        max_tokens=max_tokens,
     )
+
+
+_FAN_OUT_STEP_ALLOWANCE = 700
+"""The page's next_step (repeated as the answer's) may be longer than the wait's."""
 
 
 async def get_task_group_status(
@@ -419,7 +437,10 @@ async def get_task_group_results(
     max_tokens: Annotated[
         int,
         Field(
-            ge=MIN_MAX_TOKENS, le=MAX_MAX_TOKENS, description="page budget in estimated tokens (default 8000)"
+            ge=MIN_MAX_TOKENS,
+            le=MAX_MAX_TOKENS,
+            description="page budget in tokens (default 8000): an upper bound on what the whole result "
+            "costs in any client, for any text",
         ),
     ] = DEFAULT_MAX_TOKENS,
 ) -> Annotated[CallToolResult, ResultsPage]:
@@ -438,7 +459,7 @@ async def get_task_group_results(
             )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
-    return answer(page)
+    return answer(page, max_tokens=max_tokens)
 
 
 async def get_task_run(
@@ -461,7 +482,7 @@ async def get_task_run(
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, run_id=run_id) from None
-    return answer(detail)
+    return answer(detail, max_tokens=MAX_MAX_TOKENS)
 
 
 async def export_task_group_results(
