@@ -91,20 +91,54 @@ def read_inputs_file(path_text: str, field: str = "inputs_file") -> list[InputVa
     return out
 
 
-def output_schema(output: str | dict[str, Any] | None) -> wire.JsonSchema | wire.TextSchema | wire.AutoSchema:
-    """The task spec's output schema: text description, JSON schema, or auto when absent."""
+def output_schema(
+    output: str | dict[str, Any] | None, field: str = "output"
+) -> wire.JsonSchema | wire.TextSchema | wire.AutoSchema:
+    """The task spec's output schema: text description, JSON schema, or auto when absent.
+
+    A JSON schema the API would refuse (``wire.schema_problems``: root not an object, nesting
+    over 5, a ``$ref`` cycle, an unsupported keyword such as ``format``, ...) is an argument
+    error naming the field inside it, before anything is sent or billed."""
     if output is None:
         return wire.AutoSchema()
     if isinstance(output, str):
         return wire.TextSchema(description=output)
     kind: Any = output.get("type")
-    if kind == "json" and isinstance(output.get("json_schema"), dict):
-        return wire.JsonSchema(json_schema=output["json_schema"])
     if kind == "text":
-        return wire.TextSchema(description=output.get("description"))
+        description: Any = output.get("description")
+        if description is not None and not isinstance(description, str):
+            raise ArgumentProblem([(f"{field}.description", "must be a string")])
+        return wire.TextSchema(description=description)
     if kind == "auto":
         return wire.AutoSchema()
+    if kind == "json" or "json_schema" in output:
+        schema: Any = output.get("json_schema")
+        if not isinstance(schema, dict):
+            raise ArgumentProblem(
+                [
+                    (
+                        f"{field}.json_schema",
+                        'must be a JSON Schema object, e.g. {"type": "object", "properties": {...}} (Parallel would refuse this schema)',
+                    )
+                ]
+            )
+        _check_output_schema(schema, f"{field}.json_schema")  # pyright: ignore[reportUnknownArgumentType]
+        return wire.JsonSchema(json_schema=schema)  # pyright: ignore[reportUnknownArgumentType]
+    _check_output_schema(output, field)
     return wire.JsonSchema(json_schema=output)
+
+
+def _check_output_schema(schema: dict[str, Any], field: str) -> None:
+    errors = [p for p in wire.schema_problems(schema) if p.severity == "error"]
+    if errors:
+        problems: list[tuple[str, str]] = []
+        for p in errors[:_MAX_SCHEMA_PROBLEMS]:
+            where = field if not p.path else f"{field}.{p.field}"
+            problems.append((where, f"{p.message} (Parallel would refuse this schema)"))
+        raise ArgumentProblem(problems)
+
+
+_MAX_SCHEMA_PROBLEMS = 10
 
 
 def task_spec(
@@ -174,7 +208,8 @@ def build_run_inputs(
                 run_processor = ov.processor
             if ov.output is not None:
                 run_spec = wire.TaskSpec(
-                    output_schema=output_schema(ov.output), input_schema=default_spec.input_schema
+                    output_schema=output_schema(ov.output, f"runs[{j}].output"),
+                    input_schema=default_spec.input_schema,
                 )
             if ov.mcp_servers is not None:
                 run_servers = resolve_mcp_servers(
