@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 DEFAULT_BASE_URL = "https://api.parallel.ai"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-_STRUCTURED_FIELDS = frozenset({"mcp_servers", "auth_tokens", "allowed_hosts", "allowed_origins"})
+_STRUCTURED_FIELDS = frozenset(
+    {"mcp_servers", "auth_tokens", "allowed_hosts", "allowed_origins", "inputs_dirs"}
+)
 ENV_PREFIX = "TASKGROUP_MCP_"
 
 
@@ -106,6 +108,9 @@ class Settings(BaseModel):
     export_dir: Path = Field(default_factory=lambda: Path.home() / ".taskgroup-mcp" / "exports")
     allow_inputs_file: bool | None = None
     """None: allowed on stdio, refused over HTTP."""
+    inputs_dirs: list[Path] = Field(default_factory=list[Path])
+    """Directories ``inputs_file`` may read from (and below; no hidden files or directories, no
+    links out). Empty: the server's working directory."""
     mcp_servers: dict[str, NamedMcpServer] = Field(default_factory=dict)
     allow_http_mcp_urls: bool = False
     allow_private_mcp_urls: bool = False

@@ -32,7 +32,10 @@ async def sandbox_client(
     **overrides: Any,
 ) -> AsyncGenerator[tuple[Client, Backend, MCPServer[Any]]]:
     """An in-memory MCP client of ``build_server`` on an embedded sandbox."""
-    settings = Settings.from_env({}, sandbox=True, export_dir=tmp_path / "exports", **overrides)
+    # The test's own directory is where its operator lets inputs_file read from.
+    values: dict[str, Any] = {"export_dir": tmp_path / "exports", "inputs_dirs": [tmp_path]}
+    values.update(overrides)
+    settings = Settings.from_env({}, sandbox=True, **values)
     config = SandboxConfig(speed=speed, seed=7, fail_rate=fail_rate, faults=faults or Faults())
     async with open_backend(settings, sandbox_config=config) as backend:
         server = build_server(backend.settings, backend.client_factory)

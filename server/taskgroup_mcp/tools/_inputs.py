@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +44,81 @@ class RunOverride(BaseModel):
     )
 
 
-def read_inputs_file(path_text: str, field: str = "inputs_file") -> list[InputValue]:
-    """Inputs from a local JSONL, JSON (an array) or CSV file (one object per row)."""
-    path = Path(path_text).expanduser()
+INPUTS_DIRS_SETTING = "TASKGROUP_MCP_INPUTS_DIRS"
+
+
+def _allowed_roots(inputs_dirs: list[Path]) -> list[Path]:
+    return [Path(os.path.realpath(d.expanduser())) for d in (inputs_dirs or [Path.cwd()])]
+
+
+def _policy(roots: list[Path]) -> str:
+    where = ", ".join(str(r) for r in roots)
+    return (
+        f"must be a file under {where} (not hidden, no links out), the directories this server reads "
+        f"inputs from; the operator sets them with {INPUTS_DIRS_SETTING}. Or pass inputs inline"
+    )
+
+
+def _hidden(parts: tuple[str, ...]) -> bool:
+    """Whether any component is a hidden name (``.env``, ``.ssh``, ``.git``)."""
+    return any(part.startswith(".") for part in parts)
+
+
+def _open_below(root: Path, parts: tuple[str, ...]) -> int:
+    """A read-only descriptor of ``root/parts``, walked one component at a time without following
+    any symlink (``O_NOFOLLOW``): a path swapped for a link after the check cannot lead out."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        size = path.stat().st_size
-    except OSError:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def read_inputs_file(
+    path_text: str, field: str = "inputs_file", inputs_dirs: list[Path] | None = None
+) -> list[InputValue]:
+    """Inputs from a local JSONL, JSON (an array) or CSV file (one object per row), read only
+    from the configured directories (``inputs_dirs``; default the working directory) and below:
+    no hidden file or directory, no symlink (its real path is what is checked, and the file is
+    opened component by component without following links, so a link may point within the
+    directories but never out of them)."""
+    roots = _allowed_roots(inputs_dirs or [])
+    given = Path(path_text).expanduser()
+    given = given if given.is_absolute() else Path.cwd() / given
+    real = Path(os.path.realpath(given))
+    inside = [(r, real.relative_to(r).parts) for r in roots if real == r or real.is_relative_to(r)]
+    # The same answer whether or not an outside file exists: nothing is touched before this.
+    if not inside or not inside[0][1] or _hidden(inside[0][1]) or given.name.startswith("."):
+        raise ArgumentProblem([(field, _policy(roots))])
+    root, parts = inside[0]
+    try:
+        fd = _open_below(root, parts)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ArgumentProblem([(field, _policy(roots))]) from None
         raise ArgumentProblem([(field, "is not a readable file on the server")]) from None
-    if not path.is_file():
-        raise ArgumentProblem([(field, "is not a regular file")])
-    if size > MAX_INPUTS_FILE_BYTES:
-        raise ArgumentProblem([(field, f"is {size:,} bytes; at most {MAX_INPUTS_FILE_BYTES:,} are read")])
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ArgumentProblem([(field, "is not a regular file")])
+        if info.st_size > MAX_INPUTS_FILE_BYTES:
+            raise ArgumentProblem(
+                [(field, f"is {info.st_size:,} bytes; at most {MAX_INPUTS_FILE_BYTES:,} are read")]
+            )
+        raw = handle.read(MAX_INPUTS_FILE_BYTES + 1)
+    if len(raw) > MAX_INPUTS_FILE_BYTES:
+        raise ArgumentProblem(
+            [(field, f"is over {MAX_INPUTS_FILE_BYTES:,} bytes; at most that many are read")]
+        )
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
         raise ArgumentProblem([(field, "could not be read as UTF-8 text")]) from None
+    path = real
     suffix = path.suffix.lower()
     values: list[Any]
     if suffix in (".jsonl", ".ndjson"):

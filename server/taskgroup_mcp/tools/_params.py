@@ -20,7 +20,10 @@ Inputs = Annotated[
 ]
 InputsFile = Annotated[
     str | None,
-    Field(description="instead of inputs: a local .jsonl, .json (array) or .csv file (one input per row)"),
+    Field(
+        description="instead of inputs: a .jsonl, .json (array) or .csv file (one input per row) on the "
+        "server, under the directories it allows (default: its working directory)"
+    ),
 ]
 Processor = Annotated[
     str | None,

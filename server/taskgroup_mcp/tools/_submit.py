@@ -104,7 +104,7 @@ def prepare(
             raise ArgumentProblem(
                 [("inputs_file", "reading local files is turned off on this server; pass inputs inline")]
             )
-        values = read_inputs_file(args.inputs_file)
+        values = read_inputs_file(args.inputs_file, inputs_dirs=settings.inputs_dirs)
     elif args.inputs is not None:
         values = args.inputs
     else:
