@@ -92,7 +92,10 @@ class Settings(BaseModel):
 
     # Tools
     spend_limit_usd: float = Field(10.0, ge=0)
-    """add_runs refuses an estimate above this unless the call confirms it."""
+    """add_runs refuses an estimate above this unless the call confirms it; also a batch that would
+    take a group's spend, or the spend within the window, above it."""
+    spend_window_seconds: float = Field(3600.0, gt=0)
+    """The rolling window of the per-process cumulative spend guard."""
     default_processor: str = "lite"
     wait_default_seconds: float = Field(45.0, gt=0)
     wait_max_seconds: float = Field(50.0, gt=0)

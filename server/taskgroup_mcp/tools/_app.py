@@ -21,6 +21,7 @@ from taskgroup_mcp.journal import Journal, Scope, open_journal
 from ._hosts import Resolver, system_resolver
 from ._journaling import Journaled
 from ._sanitize import SANDBOX_NOTICE, SECRETS
+from ._spend import SpendLedger
 
 ClientFactory = Callable[[], ParallelClient]
 """Builds the (not yet entered) client the lifespan opens once per process."""
@@ -115,9 +116,12 @@ class AppState:
     long_calls: CallerSlots = field(init=False)
     resolver: Resolver = system_resolver
     """Looks up the host names of forwarded MCP servers (tests inject answers)."""
+    spend: SpendLedger = field(init=False)
+    """What this process spent, per account, per group and within the spend window."""
 
     def __post_init__(self) -> None:
         self.long_calls = CallerSlots(self.settings.max_waits_per_caller, self.settings.max_waits_total)
+        self.spend = SpendLedger(self.settings.spend_window_seconds)
 
     @property
     def notice(self) -> str | None:

@@ -26,7 +26,18 @@ from ._inputs import InputValue, RunOverride, build_run_inputs, read_inputs_file
 from ._journaling import Journaled, submit_journaled
 from ._models import Failure, RetryResult, RunsAdded
 from ._shaping import json_text
-from ._spend import Estimate, SpendRefused, estimate, refusal, unknown_processor_problem
+from ._spend import (
+    Estimate,
+    Reservation,
+    SpendLedger,
+    SpendRefused,
+    call_identity,
+    confirm_problem,
+    estimate,
+    guard,
+    refusal,
+    unknown_processor_problem,
+)
 from ._status import next_step_for, summarize
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
@@ -156,6 +167,9 @@ def plan(
     on host lookups (``lookups``): run it on a worker thread."""
     run_inputs, spec = prepare(args, settings, inputs_file_allowed=inputs_file_allowed, lookups=lookups)
     est = estimate(_processor_fields(run_inputs, args), settings)
+    problem = confirm_problem(args.confirm_cost_usd, est)
+    if problem is not None:
+        raise ArgumentProblem([problem])
     if not args.dry_run:
         reason = refusal(est, args.confirm_cost_usd)
         if reason is not None:
@@ -164,9 +178,15 @@ def plan(
     return Plan(run_inputs, spec, est, sum(n - 1 for n in seen.values()))
 
 
-def dry_run_answer(group_id: str, batch: Plan, notice: str | None) -> RunsAdded:
+def dry_run_answer(
+    group_id: str, batch: Plan, notice: str | None, *, needs_confirm: bool | None = None
+) -> RunsAdded:
+    """``needs_confirm``: whether the spend guard (with what was already spent) would ask for
+    ``confirm_cost_usd``; default: whether the batch alone is above the limit."""
     est = batch.estimate
-    confirm = f" (with confirm_cost_usd={est.cost_usd:.2f})" if est.cost_usd > est.limit_usd else ""
+    if needs_confirm is None:
+        needs_confirm = est.cost_usd > est.limit_usd
+    confirm = f" (with confirm_cost_usd={est.cost_usd:.2f})" if needs_confirm else ""
     return RunsAdded(
         task_group_id=group_id,
         added=0,
@@ -276,6 +296,8 @@ async def retry_failed(
     journaled: Journaled | None = None,
     lease_wait: float = 50.0,
     lookups: Lookups | None = None,
+    ledger: SpendLedger | None = None,
+    account: str = "",
 ) -> RetryResult:
     """Add every failed run's input again to the same group, idempotently: each retried input
     carries the failed run's id, so repeating this call adds nothing twice.
@@ -344,13 +366,15 @@ async def retry_failed(
             )
 
     # The same spend guard as add_runs: retries are billed runs too.
-    reason = refusal(
-        estimate(((i.processor, "processor") for i in inputs), settings),
-        confirm_cost_usd,
-        offer_dry_run=False,
-    )
-    if reason is not None:
-        raise SpendRefused(reason)
+    est = estimate(((i.processor, "processor") for i in inputs), settings)
+    held: Reservation | None = None
+    if ledger is None:
+        reason = refusal(est, confirm_cost_usd, offer_dry_run=False)
+        if reason is not None:
+            raise SpendRefused(reason)
+    else:
+        call = call_identity(RETRY_CALL_KEY, inputs)
+        held = guard(ledger, account, group_id, est, confirm_cost_usd, call=call, offer_dry_run=False)
 
     beat = Heartbeat(report, heartbeat)
 
@@ -381,6 +405,8 @@ async def retry_failed(
             added=result.added,
             cost_usd=est.cost_usd * result.added / max(1, len(inputs)),
         )
+    if held is not None:
+        held.settle(est.cost_usd * result.added / max(est.runs, 1))
     return RetryResult(
         task_group_id=group_id,
         failed_found=len(inputs),

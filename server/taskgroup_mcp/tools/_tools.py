@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -13,6 +14,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
 from pydantic import Field
+
+from taskgroup_mcp.client import InputValidationError, UnprocessableEntityError
 
 from ._answer import Progress, answer, payload
 from ._app import (
@@ -25,6 +28,7 @@ from ._app import (
     remember_fan_out,
     remembered_fan_out,
 )
+from ._arguments import ArgumentProblem
 from ._budget import result_tokens
 from ._errors import to_tool_error
 from ._export import export_group
@@ -72,6 +76,7 @@ from ._read import (
     results_page,
     run_detail,
 )
+from ._spend import Reservation, call_identity, guard, refusal
 from ._status import summarize
 from ._submit import AddRunsArgs, Plan, dry_run_answer, plan, retry_failed, submit_plan
 
@@ -170,23 +175,51 @@ async def add_runs(
     )
     try:
         batch = await _plan(args, state, ctx)
+        account = _account(ctx)
+        call = call_identity(call_key, batch.run_inputs)
         if dry_run:
-            result = dry_run_answer(task_group_id, batch, state.notice)
+            spent = state.spend.spent(account, task_group_id, call)
+            needs = refusal(batch.estimate, None, spent=spent) is not None
+            result = dry_run_answer(task_group_id, batch, state.notice, needs_confirm=needs)
         else:
-            result = await submit_plan(
-                client_for(ctx),
-                task_group_id,
+            client = client_for(ctx)
+            held = guard(state.spend, account, task_group_id, batch.estimate, confirm_cost_usd, call=call)
+            result = await _settled(
+                held,
                 batch,
-                call_key=call_key,
-                report=_reporter(ctx),
-                notice=state.notice,
-                heartbeat=state.settings.progress_interval_seconds,
-                journaled=journaled(ctx),
-                lease_wait=state.settings.wait_max_seconds,
+                submit_plan(
+                    client,
+                    task_group_id,
+                    batch,
+                    call_key=call_key,
+                    report=_reporter(ctx),
+                    notice=state.notice,
+                    heartbeat=state.settings.progress_interval_seconds,
+                    journaled=journaled(ctx),
+                    lease_wait=state.settings.wait_max_seconds,
+                ),
             )
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
     return answer(result)
+
+
+def _account(ctx: Context[Any, Any]) -> str:
+    """Whose money a call spends: the per-request key's hash, or the operator's account."""
+    return caller_tenant(ctx) or ""
+
+
+async def _settled(held: Reservation, batch: Plan, submitting: Awaitable[RunsAdded]) -> RunsAdded:
+    """Submit, then settle the spend reservation to the runs really added. If the outcome is
+    unknown (an error after sending) the reservation stays: those runs may have been billed."""
+    try:
+        added = await submitting
+    except (ArgumentProblem, InputValidationError, UnprocessableEntityError):
+        held.settle(0.0)  # refused before anything was created: nothing billed
+        raise
+    est = batch.estimate
+    held.settle(est.cost_usd * added.added / max(est.runs, 1))
+    return added
 
 
 def _fan_out_hash(args: AddRunsArgs) -> str:
@@ -256,7 +289,9 @@ async def fan_out(
         # Validate and guard the spend before anything is created.
         batch = await _plan(args, state, ctx)
         if dry_run:
-            added = dry_run_answer("", batch, state.notice)
+            spent = state.spend.spent(_account(ctx), None)
+            needs = refusal(batch.estimate, None, spent=spent) is not None
+            added = dry_run_answer("", batch, state.notice, needs_confirm=needs)
             return answer(
                 FanOutResult(task_group_id="", added=added, next_step=added.next_step, notice=state.notice)
             )
@@ -265,19 +300,30 @@ async def fan_out(
             who = journaled(ctx)
             call_hash = _fan_out_hash(args)
             reused = remembered_fan_out(state, client, call_hash)
+            # The spend guard before the group exists: a new group has spent nothing yet.
+            held = guard(state.spend, _account(ctx), reused, batch.estimate, confirm_cost_usd, call=call_hash)
             if reused is None:
-                gid, found = await fan_out_group(
-                    client, who, call_hash, metadata=metadata, label=clean_label(label),
-                    lease_wait=state.settings.wait_max_seconds,
-                )  # fmt: skip
+                try:
+                    gid, found = await fan_out_group(
+                        client, who, call_hash, metadata=metadata, label=clean_label(label),
+                        lease_wait=state.settings.wait_max_seconds,
+                    )  # fmt: skip
+                except BaseException:
+                    held.settle(0.0)  # no group, no runs
+                    raise
                 reused = gid if found else None
                 remember_fan_out(state, client, call_hash, gid)
+                state.spend.move(held, gid)
             else:
                 gid = reused
-            added = await submit_plan(
-                client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
-                heartbeat=state.settings.progress_interval_seconds, journaled=who,
-                lease_wait=state.settings.wait_max_seconds,
+            added = await _settled(
+                held,
+                batch,
+                submit_plan(
+                    client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
+                    heartbeat=state.settings.progress_interval_seconds, journaled=who,
+                    lease_wait=state.settings.wait_max_seconds,
+                ),
             )  # fmt: skip
             wanted = state.settings.wait_default_seconds if wait_seconds is None else wait_seconds
             timeout = min(wanted, state.settings.wait_max_seconds)
@@ -545,6 +591,7 @@ async def retry_failed_runs(
             heartbeat=state.settings.progress_interval_seconds, confirm_cost_usd=confirm_cost_usd,
             journaled=journaled(ctx), lease_wait=state.settings.wait_max_seconds,
             lookups=Lookups(resolver=state.resolver),
+            ledger=state.spend, account=_account(ctx),
         )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
