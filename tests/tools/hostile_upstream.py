@@ -143,8 +143,11 @@ class Upstream:
 
 
 @asynccontextmanager
-async def hostile_client(upstream: Upstream, **overrides: Any) -> AsyncGenerator[Client]:
-    """An in-memory MCP client of the real server, whose API is ``upstream``."""
+async def hostile_client(
+    upstream: Upstream, *, extensions: list[Any] | None = None, **overrides: Any
+) -> AsyncGenerator[Client]:
+    """An in-memory MCP client of the real server, whose API is ``upstream`` (``extensions``: what
+    the client advertises, e.g. MCP Apps)."""
     values: dict[str, Any] = {"parallel_api_key": "hostile-test-key-0123", "parallel_base_url": BASE_URL}
     values.update(overrides)
     settings = Settings.from_env({}, **values)
@@ -153,5 +156,5 @@ async def hostile_client(upstream: Upstream, **overrides: Any) -> AsyncGenerator
     def factory() -> ParallelClient:
         return ParallelClient.from_settings(settings, transport=transport)
 
-    async with Client(build_server(settings, factory)) as client:
+    async with Client(build_server(settings, factory), extensions=extensions or []) as client:
         yield client

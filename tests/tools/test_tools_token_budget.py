@@ -19,8 +19,10 @@ import pytest
 from hostile_upstream import ERROR_GROUP, GROUP, Upstream, hostile_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mcp.client.extension import advertise
 
 from taskgroup_mcp.tools._answer import ANSWER_MAX_TOKENS, ERROR_MAX_TOKENS
+from taskgroup_mcp.tools._explorer import APP_MIME_TYPE, EXTENSION_ID
 
 with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its vocabularies with a deprecated API
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -141,3 +143,41 @@ def test_the_long_profile_of_the_real_token_budgets_holds_too(
     texts: list[str], runs: int, max_tokens: int
 ) -> None:
     _within_budgets(texts, runs, max_tokens)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("max_tokens", [2_000, 8_000])
+async def test_fan_out_and_wait_answers_stay_within_their_budgets_in_real_tokens(
+    sandbox: Any, max_tokens: int
+) -> None:
+    inputs = [f"{i} " + "\U0001f9ff\U00020000\u4e2d\x1b[31m" * 60 for i in range(30)]
+    async with sandbox() as (client, _, _):
+        fan = await client.call_tool(
+            "fan_out",
+            {"inputs": inputs, "output": "one paragraph", "wait_seconds": 30, "max_tokens": max_tokens},
+        )
+        assert not fan.is_error, fan.content[0]
+        assert real_tokens(fan) <= max_tokens
+        gid = fan.structured_content["task_group_id"]
+        wait = await client.call_tool("wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 5})
+        assert not wait.is_error and real_tokens(wait) <= ANSWER_MAX_TOKENS
+
+
+@pytest.mark.parametrize("max_tokens", [2_000, 8_000])
+def test_under_mcp_apps_the_models_summary_fits_max_tokens_in_real_tokens(max_tokens: int) -> None:
+    """With the explorer the page is the app's; the text block the model reads is a summary."""
+    worst = "\U0001f9ff\U00020000\U0002a6a5\U0001d54f" * 3_000
+    apps = [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+
+    async def scenario() -> Any:
+        async with hostile_client(Upstream(runs=30, texts=[worst]), extensions=apps) as client:
+            return await client.call_tool(
+                "get_task_group_results", {"task_group_id": GROUP, "max_tokens": max_tokens}
+            )
+
+    result = anyio.run(scenario)
+    assert not result.is_error
+    text = "\n".join(str(getattr(block, "text", "")) for block in result.content)
+    assert "shown_in_explorer" in text
+    shown = [text, json.dumps(text)]
+    assert max(len(enc.encode_ordinary(s)) for s in shown for enc in ENCODINGS) <= max_tokens

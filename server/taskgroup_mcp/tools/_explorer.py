@@ -31,11 +31,13 @@ from taskgroup_mcp.client import RESERVED_METADATA_KEY
 
 from ._answer import answer, closing
 from ._app import app_state, client_for, long_call
+from ._budget import text_tokens
 from ._errors import to_tool_error
 from ._models import GroupStatus
 from ._params import GroupId
+from ._read import DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS, MIN_MAX_TOKENS
 from ._sanitize import THIRD_PARTY_NOTICE
-from ._shaping import decode_cursor, encode_cursor, json_text, read_page, shape_run
+from ._shaping import decode_cursor, encode_cursor, json_text, read_page, shape_run, shrink
 from ._spend import Estimate, estimate, refusal
 from ._status import summarize
 
@@ -284,6 +286,15 @@ def _visible(tools: list[Any]) -> list[Any]:
     return kept
 
 
+def _summary_budget(params: Any) -> int:
+    """The ``max_tokens`` of the call (its default if absent or not a number in range)."""
+    args = _mapping((_mapping(params) or {}).get("arguments")) or {}
+    wanted: Any = args.get("max_tokens", DEFAULT_MAX_TOKENS)
+    if not isinstance(wanted, int) or isinstance(wanted, bool):
+        return DEFAULT_MAX_TOKENS
+    return min(max(wanted, MIN_MAX_TOKENS), MAX_MAX_TOKENS)
+
+
 async def explorer_middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
     """Graceful degradation, both ways: without Apps the app-only tools are not listed; with Apps
     the results pages of the linked tools reach the model as a short summary."""
@@ -312,5 +323,8 @@ async def explorer_middleware(ctx: ServerRequestContext[Any, Any], call_next: Ca
     first = _mapping(content[0]) if content else None
     if first is None or first.get("type") != "text":
         return result
-    content[0] = {**first, "text": json_text(model_summary(str(name), structured))}
+    # The summary is what the model reads: it fits the call's max_tokens (the page went to the app).
+    budget = _summary_budget(ctx.params)
+    summary = shrink(model_summary(str(name), structured), lambda d: text_tokens(json_text(d)) <= budget)
+    content[0] = {**first, "text": json_text(summary)}
     return {**data, "content": content}

@@ -215,9 +215,9 @@ def fit(item: dict[str, Any], budget: int) -> tuple[dict[str, Any], bool]:
 
 
 def shrink(value: Any, fits: Callable[[Any], bool]) -> Any:
-    """``value`` with its longest strings cut, then its longest lists shortened, until ``fits``
-    says so (or nothing is left to cut). Types are kept: a string stays a string, a list a list
-    of the same items, so a result still matches its schema."""
+    """``value`` with its longest strings cut, then its lists shortened to two items, until
+    ``fits`` says so (or nothing is left to cut). Types are kept: a string stays a string, a list
+    a list of the same items (pairs stay pairs), so a result still matches its schema."""
     if fits(value):
         return value
     current = value
@@ -226,9 +226,9 @@ def shrink(value: Any, fits: Callable[[Any], bool]) -> Any:
         cap //= 2
         current = _cut_strings(value, cap)
     list_cap = 8
-    while list_cap >= 0 and not fits(current):
+    while list_cap >= 2 and not fits(current):
         current = _shorten_lists(current, list_cap)
-        list_cap = list_cap // 2 if list_cap > 1 else list_cap - 1
+        list_cap //= 2
     return current
 
 

@@ -7,9 +7,10 @@ import functools
 import hashlib
 import json
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
@@ -337,10 +338,11 @@ async def fan_out(
                 if not wait.status.active:
                     # The page gets what the rest of the answer leaves of max_tokens.
                     rest = FanOutResult(
-                        task_group_id=gid, added=added, reused_group=reused is not None, wait=wait,
-                        next_step=wait.next_step, notice=state.notice,
+                        task_group_id=gid, added=_nested(added, wait), reused_group=reused is not None,
+                        wait=_nested(wait, None), next_step=wait.next_step, notice=state.notice,
                     )  # fmt: skip
-                    room = max_tokens - result_tokens(payload(rest)) - _FAN_OUT_STEP_ALLOWANCE
+                    budget = _page_budget(ctx, max_tokens)
+                    room = budget - result_tokens(payload(rest)) - _FAN_OUT_STEP_ALLOWANCE
                     if room >= MIN_MAX_TOKENS:
                         page = await results_page(
                             client, gid, cursor=None, limit=DEFAULT_LIMIT, status=None, fields=None,
@@ -365,15 +367,27 @@ async def fan_out(
     return answer(
         FanOutResult(
             task_group_id=gid,
-            added=added,
+            added=_nested(added, wait),
             reused_group=reused is not None,
-            wait=wait,
+            wait=_nested(wait, None) if wait is not None else None,
             results=page,
             next_step=step,
             notice=state.notice,
         ),
-        max_tokens=max_tokens,
+        max_tokens=_page_budget(ctx, max_tokens),
     )
+
+
+_Part = TypeVar("_Part", RunsAdded, WaitResult)
+
+
+def _nested(part: _Part, wait: WaitResult | None) -> _Part:
+    """A part of fan_out's answer without what the answer says once (next step, notice) and,
+    when the wait has it, the status: every token of the whole answer counts against max_tokens."""
+    update: dict[str, Any] = {"next_step": None, "notice": None}
+    if isinstance(part, RunsAdded) and wait is not None:
+        update["status"] = None
+    return part.model_copy(update=update)
 
 
 _FAN_OUT_STEP_ALLOWANCE = 700
@@ -499,13 +513,25 @@ async def get_task_group_results(
     try:
         client = client_for(ctx)
         with long_call(ctx, "get_task_group_results"):
+            budget = _page_budget(ctx, max_tokens)
             page = await results_page(
                 client, task_group_id, cursor=cursor, limit=limit, status=status, fields=fields,
-                include_basis=include_basis, include_input=include_input, max_tokens=max_tokens, notice=state.notice,
+                include_basis=include_basis, include_input=include_input, max_tokens=budget, notice=state.notice,
             )  # fmt: skip
     except Exception as exc:
         raise to_tool_error(exc, group_id=task_group_id) from None
-    return answer(page, max_tokens=max_tokens)
+    return answer(page, max_tokens=budget)
+
+
+APP_PAGE_MAX_TOKENS = 1_000_000
+"""Under MCP Apps a results page's structured content is the explorer's data (the app shows it);
+the model gets a short summary as the text block, cut to fit (``_explorer``)."""
+
+
+def _page_budget(ctx: Context[Any, Any], max_tokens: int) -> int:
+    """The budget of a results page: ``max_tokens``, or the app's when the host shows it in the
+    explorer and gives the model the summary instead."""
+    return APP_PAGE_MAX_TOKENS if client_supports_apps(ctx) else max_tokens
 
 
 async def get_task_run(
