@@ -28,7 +28,6 @@ from taskgroup_mcp.client import RateLimitError
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.sandbox import Faults, ManualClock, Sandbox, SandboxConfig
-from taskgroup_mcp.sandbox._ratelimit import RateLimiter  # pyright: ignore[reportPrivateUsage]
 from taskgroup_mcp.wire import TASK_CREATION_RATE_PER_MINUTE, RunInput
 
 from .conftest import facts_server, serve_asgi
@@ -327,22 +326,12 @@ async def test_after_date_must_be_a_date_and_status_message_is_a_string() -> Non
 # -- the task-creation rate limit [rate-limits] ------------------------------------------------
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_past_the_rate_limit_run_creating_posts_get_429_with_retry_after_and_commit_nothing() -> None:
-    async with sdk_sandbox(SandboxConfig(speed=60.0, rate_limit_per_minute=3)) as (client, sb, _):
-        window = _Clock()
-        sb.rate_limiter = RateLimiter(3, now=window)  # the same limiter on a clock this test moves
+    async with sdk_sandbox(SandboxConfig(speed=60.0, rate_limit_per_minute=3)) as (client, sb, clock):
         gid = (await client.task_group.create()).task_group_id
         await client.task_run.create(input="a", processor="lite")
         await client.task_group.add_runs(gid, inputs=[{"input": "b", "processor": "lite"}])
-        window.now += 20
+        clock.advance(20)
         await client.beta.task_group.add_runs(gid, inputs=[{"input": "c", "processor": "lite"}])
         for _ in range(5):  # reads never count
             await client.task_group.retrieve(gid)
@@ -358,7 +347,7 @@ async def test_past_the_rate_limit_run_creating_posts_get_429_with_retry_after_a
         await other.task_run.create(input="f", processor="lite")  # per key
         await other.close()
         assert (await client.task_group.retrieve(gid)).status.num_task_runs == 2
-        window.now += 40.5
+        clock.advance(40.5)
         await client.task_run.create(input="g", processor="lite")
         assert sb.stats()["rate_limited"] == 2
 

@@ -78,7 +78,7 @@ DIVERGENCES: tuple[Divergence, ...] = (
         "402 without credit. 429 above 2,000 run-creating POSTs per minute per key (rate-limits page; the "
         "lifecycle page says all POSTs and GETs count); how the minute is measured is undocumented.",
         "Never 402. The documented limit is on by default (--rate-limit, TASKGROUP_MCP_SANDBOX_RATE_LIMIT_PER_MINUTE; "
-        "0 turns it off): POST /v1/tasks/runs and add-runs per x-api-key, any 60 s of real time, a refused "
+        "0 turns it off): POST /v1/tasks/runs and add-runs per x-api-key, any 60 s on the sandbox clock, a refused "
         "POST not counted, Retry-After in whole seconds; the throttle fault adds 429s at will.",
         "No account or credit offline; a sliding minute is the strict reading of an undocumented window.",
     ),

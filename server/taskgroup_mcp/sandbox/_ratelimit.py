@@ -2,15 +2,14 @@
 
 [rate-limits]: "Tasks/TaskGroups: 2,000 per min; each POST to /v1/tasks/runs or
 /v1beta/tasks/groups/{taskgroup_id}/runs (creating tasks)"; GETs do not count. Over the limit the
-API answers 429. The window slides: at most N accepted POSTs in any 60 seconds of real time (the
-pacing of a client is measured in real time too). A refused POST is not counted, and its
+API answers 429. The window slides: at most N accepted POSTs in any 60 seconds on the sandbox clock
+(real time, unless a test drives a manual clock). A refused POST is not counted, and its
 ``Retry-After`` says when the oldest counted POST leaves the window.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
@@ -22,7 +21,7 @@ MAX_KEYS = 10_000
 class RateLimiter:
     """``allow(key)``: None if this POST may go ahead (it is counted), else seconds to wait."""
 
-    def __init__(self, per_minute: float, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: float, now: Callable[[], float]) -> None:
         self.per_minute = per_minute
         self._now = now
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()

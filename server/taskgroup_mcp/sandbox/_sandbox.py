@@ -47,7 +47,7 @@ class Sandbox:
         self.store: Store = store or open_store(self.config.db_path)
         self.lifecycle = Lifecycle(self.store, self.clock, self.config)
         self.fault_injector = FaultInjector(self.config.faults, self.config.seed)
-        self.rate_limiter = RateLimiter(self.config.rate_limit_per_minute)
+        self.rate_limiter = RateLimiter(self.config.rate_limit_per_minute, now=self.clock.now)
         self.stats = Stats(held=self.store.counts)
         self.executor = Executor(self)
         self.lifecycle.hooks = self.executor
@@ -71,7 +71,7 @@ class Sandbox:
         """Forget every group, run, counter and rate-limit window; faults and the rate stay as set
         (same as ``POST /_sandbox/reset``)."""
         self.store.clear()
-        self.rate_limiter = RateLimiter(self.rate_limiter.per_minute)
+        self.rate_limiter = RateLimiter(self.rate_limiter.per_minute, now=self.clock.now)
         self.lifecycle.rebuild()
         self.stats = Stats(held=self.store.counts)
         self.fault_injector = FaultInjector(self.fault_injector.faults, self.config.seed)
