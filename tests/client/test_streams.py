@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import random
 from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import httpx2
 import pytest
 from client_harness import Wiretap, inputs, sandbox_client
 
-from taskgroup_mcp.wire import TaskGroupStatusEvent, TaskRunEvent
+from taskgroup_mcp.client import Backoff, ParallelClient
+from taskgroup_mcp.wire import RunInput, TaskGroupStatusEvent, TaskRunEvent
 
 
 def _is_group_events(request: httpx2.Request) -> bool:
@@ -80,3 +85,86 @@ async def test_iter_results_resumes_from_a_cursor_without_repeating_a_run() -> N
     ids = [e.run.run_id for e in first + rest]
     assert sorted(ids) == sorted(result.run_ids.values()) and len(ids) == 30
     assert all(e.input is not None for e in first + rest)
+
+
+@pytest.mark.anyio
+async def test_run_events_of_a_finished_run_replay_the_trace_and_end_with_the_output() -> None:
+    async with sandbox_client(speed=600.0) as (_, client):
+        run = await client.create_run(RunInput(input="What is Acme?", processor="lite"))
+        with anyio.fail_after(30):
+            await client.get_run_result(run.run_id, timeout=20)
+            events = [e async for e in client.run_events(run.run_id)]
+    kinds = [e.type for e in events]
+    assert "task_run.progress_stats" in kinds
+    assert any(k.startswith("task_run.progress_msg.") for k in kinds)
+    final = events[-1]
+    assert isinstance(final, TaskRunEvent) and final.run.status == "completed"
+    assert final.output is not None
+
+
+class _DocsRunStream:
+    """A run's events as the docs' SSE sample shows them (run objects without ``interaction_id``):
+    the first ``active_connections`` connections replay a running run and close; later ones
+    replay it to the end. Counts connections."""
+
+    def __init__(self, active_connections: int) -> None:
+        self.active_connections = active_connections
+        self.connections = 0
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        self.connections += 1
+        run = {"run_id": "trun_docs", "status": "running", "is_active": True, "processor": "core"}
+        events: list[dict[str, Any]] = [
+            {"type": "task_run.state", "run": run},
+            {
+                "type": "task_run.progress_msg.plan",
+                "message": "Planning",
+                "timestamp": "2025-01-01T00:00:00Z",
+            },
+        ]
+        if self.connections > self.active_connections:
+            done = {**run, "status": "completed", "is_active": False}
+            output = {"type": "text", "content": "Acme makes anvils.", "basis": []}
+            events.append({"type": "task_run.state", "run": done, "output": output})
+        body = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, text=body)
+
+
+@dataclass(frozen=True)
+class _RecordingBackoff(Backoff):
+    """No real waiting; records which attempt each wait was asked for."""
+
+    asked: list[int] = field(default_factory=list[int])
+
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
+        self.asked.append(attempt)
+        return 0.0
+
+
+@pytest.mark.anyio
+async def test_run_events_end_on_a_final_state_the_models_cannot_parse() -> None:
+    docs = _DocsRunStream(active_connections=0)
+    transport = httpx2.MockTransport(docs.handle)
+    async with ParallelClient(api_key="k", base_url="http://api", transport=transport) as client:
+        with anyio.fail_after(5):
+            events = [e async for e in client.run_events("trun_docs")]
+    assert docs.connections == 1
+    assert [e.type for e in events] == ["task_run.state", "task_run.progress_msg.plan", "task_run.state"]
+
+
+@pytest.mark.anyio
+async def test_a_run_stream_that_closes_without_news_is_reopened_with_growing_backoff() -> None:
+    docs = _DocsRunStream(active_connections=8)
+    backoff = _RecordingBackoff()
+    transport = httpx2.MockTransport(docs.handle)
+    async with ParallelClient(
+        api_key="k", base_url="http://api", transport=transport, backoff=backoff
+    ) as client:
+        with anyio.fail_after(5):
+            events = [e async for e in client.run_events("trun_docs")]
+    assert docs.connections == 9
+    assert len(events) == 3  # the replays added nothing
+    # The first close brought news (wait 0); each replay without news waits longer, up to the cap.
+    assert backoff.asked == [0, 1, 2, 3, 4, 5, 6, 6]

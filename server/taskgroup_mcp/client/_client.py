@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio
 import httpx2
@@ -34,15 +35,33 @@ from ._http import Redact, logger, open_sse, send
 from ._pacing import Pacer
 from ._parse import parse_body, parse_object
 from ._redact import Redactor
-from ._retry import Backoff, RetryBudget
+from ._retry import Backoff, RetryBudget, RetryPolicy
+from ._stream import Opener, ResumableStream
 from ._submit import SubmitResult, run_submit
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 
 USER_AGENT = "taskgroup-mcp/0.1"
+FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
 MAX_FRESH_GROUPS = 10_000
 """Groups remembered as created here and not yet submitted to (a submit to one skips its scan)."""
+
+
+class RunTag(NamedTuple):
+    """One run as a group scan sees it: its cursor, its id and its client id (``None`` if untagged)."""
+
+    event_id: str | None
+    run_id: str
+    tag: str | None
+
+
+def _is_final(run: Any) -> bool:
+    """Whether a raw run object is in a final state (read without the models, which may refuse it)."""
+    if not isinstance(run, dict):
+        return False
+    status = run.get("status")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    return status in FINAL_RUN_STATUSES or run.get("is_active") is False  # pyright: ignore[reportUnknownMemberType]
 
 
 class ParallelClient:
@@ -164,6 +183,10 @@ class ParallelClient:
         other._answered = self._answered
         return other
 
+    def retry_policy(self) -> RetryPolicy:
+        """The client's retry policy as it stands (backoff, budget and retries may be replaced)."""
+        return RetryPolicy(self.backoff, self.retry_budget, self.max_retries, self._rng)
+
     def __repr__(self) -> str:
         return f"ParallelClient(base_url={self.base_url!r}, api_prefix={self.api_prefix!r})"
 
@@ -232,7 +255,7 @@ class ParallelClient:
                     logger.debug("%s: retry budget exhausted", what)
                     raise
                 retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                delay = self.backoff.delay(attempt, retry_after, self._rng)
+                delay = self.retry_policy().delay(attempt, retry_after)
                 logger.debug("%s: %s, retry %d in %.3f s", what, type(exc).__name__, attempt + 1, delay)
                 attempt += 1
                 await anyio.sleep(delay)
@@ -264,75 +287,20 @@ class ParallelClient:
 
         return await self._retrying(f"GET {path}", once, final_statuses=final_statuses)
 
-    async def _stream(
-        self,
-        path: str,
-        params: Mapping[str, str],
-        *,
-        last_event_id: str | None = None,
-        betas: Sequence[str] = (),
-        keep_going: Callable[[], Awaitable[bool]] | None = None,
-        resumable: bool = True,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Raw event objects of an SSE stream, reconnecting after failures (and, when
-        ``keep_going`` says so, after the server closed it), resuming from the last ``event_id``
-        and dropping events already delivered."""
-        cursor = last_event_id
-        seen: set[str] = set()
-        failures = 0
-        while True:
-            query = dict(params)
-            if cursor and resumable:
-                query["last_event_id"] = cursor
-            got_any = False
-            try:
-                async with open_sse(
-                    self._http,
-                    path,
-                    headers=self._headers(betas),
-                    redact=self._redact,
-                    params=query,
-                    connect_timeout=self.timeout,
-                ) as events:
-                    async for data in events:
-                        try:
-                            obj: Any = json.loads(data)
-                        except ValueError:
-                            logger.debug("GET %s: skipped an event that is not JSON", path)
-                            continue
-                        if not isinstance(obj, dict):
-                            continue
-                        event: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
-                        eid = event.get("event_id")
-                        if isinstance(eid, str) and eid:
-                            if eid in seen:
-                                continue
-                            seen.add(eid)
-                            cursor = eid
-                        got_any = True
-                        failures = 0
-                        yield event
-            except ParallelError as exc:
-                if not exc.retryable or failures >= self.max_retries:
-                    raise
-                # A stream that delivered events before it broke resumes for free; reconnects
-                # that make no progress are paid from the retry budget.
-                if not got_any and not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
-                    raise
-                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                delay = self.backoff.delay(failures, retry_after, self._rng)
-                failures += 1
-                logger.debug("GET %s: %s, reconnecting in %.3f s", path, type(exc).__name__, delay)
-                await anyio.sleep(delay)
-                continue
-            if keep_going is None or not await keep_going():
-                return
-            logger.debug("GET %s: stream closed by the server; reconnecting", path)
-            if not got_any:
-                await anyio.sleep(self.backoff.delay(failures, None, self._rng))
-                failures += 1
-                if failures > self.max_retries + 10:
-                    return
+    def _open(self, path: str, betas: Sequence[str] = ()) -> Opener:
+        """Connections to one SSE endpoint, for :class:`ResumableStream`."""
+
+        def open_connection(query: Mapping[str, str]) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+            return open_sse(
+                self._http,
+                path,
+                headers=self._headers(betas),
+                redact=self._redact,
+                params=query,
+                connect_timeout=self.timeout,
+            )
+
+        return open_connection
 
     # ------------------------------------------------------------------ groups
 
@@ -418,22 +386,26 @@ class ParallelClient:
         active: list[bool | None] = [None]
         completed: set[tuple[str, str]] = set()
 
-        def params() -> dict[str, str]:
+        def query() -> dict[str, str]:
             if deadline is None:
                 return {}
             return {"timeout": f"{max(0.0, deadline - anyio.current_time()):.3f}"}
 
-        async def keep_going() -> bool:
-            if deadline is not None and anyio.current_time() >= deadline:
-                return False
+        async def follow() -> bool:
             if active[0] is None:
-                group = await self.get_task_group(group_id)
-                return group.status.is_active
+                return (await self.get_task_group(group_id)).status.is_active
             return active[0]
 
-        async for raw in self._stream_dyn(
-            self._group_path(group_id, "events"), params, last_event_id, keep_going
-        ):
+        stream = ResumableStream(
+            self._open(self._group_path(group_id, "events")),
+            self._group_path(group_id, "events"),
+            self.retry_policy(),
+            query=query,
+            cursor=last_event_id,
+            follow=follow,
+            deadline=deadline,
+        )
+        async for raw in stream:
             event = parse_event(raw)
             if isinstance(event, TaskGroupStatusEvent):
                 active[0] = event.status.is_active
@@ -443,31 +415,6 @@ class ParallelClient:
                     continue
                 completed.add(key)
             yield event
-
-    async def _stream_dyn(
-        self,
-        path: str,
-        params: Callable[[], dict[str, str]],
-        last_event_id: str | None,
-        keep_going: Callable[[], Awaitable[bool]],
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Like :meth:`_stream` but recomputing the query on every (re)connect."""
-        cursor = last_event_id
-        idle = 0
-        while True:
-            got_any = False
-            async for raw in self._stream(path, params(), last_event_id=cursor):
-                eid = raw.get("event_id")
-                if isinstance(eid, str) and eid:
-                    cursor = eid
-                got_any = True
-                yield raw
-            if not await keep_going():
-                return
-            logger.debug("GET %s: stream closed by the server; reconnecting from the last event", path)
-            idle = 0 if got_any else idle + 1
-            if idle:
-                await anyio.sleep(self.backoff.delay(min(idle, 6), None, self._rng))
 
     def group_runs(
         self,
@@ -498,9 +445,11 @@ class ParallelClient:
             params["include_output"] = "true"
         if status is not None:
             params["status"] = status
-        seen_runs: set[str] = set()
         path = self._group_path(group_id, "runs")
-        async for raw in self._stream(path, params, last_event_id=last_event_id):
+        stream = ResumableStream(
+            self._open(path), path, self.retry_policy(), query=lambda: params, cursor=last_event_id
+        )
+        async for raw in stream:
             kind = raw.get("type")
             if kind == "error":
                 err = raw.get("error")
@@ -509,31 +458,39 @@ class ParallelClient:
                 raise APIStreamError(f"GET {path}: {text}", method="GET", path=path)
             if kind != "task_run.state":
                 continue
-            event = parse_object(TaskRunEvent, raw, method="GET", path=path, redact=self._redact)
-            if event.run.run_id in seen_runs:
-                continue
-            seen_runs.add(event.run.run_id)
-            yield event
+            yield parse_object(TaskRunEvent, raw, method="GET", path=path, redact=self._redact)
 
-    async def scan_group_runs(self, group_id: str, key: str) -> dict[str, list[str]]:
-        """``metadata[key]`` value -> run ids (in stream order), over the whole group, without
-        building models (fast path for reconciliation and audits)."""
-        found: dict[str, list[str]] = {}
-        seen_runs: set[str] = set()
+    def group_run_tags(self, group_id: str, key: str, *, after: str | None = None) -> AsyncIterator[RunTag]:
+        """Every run of the group after the cursor ``after`` (from the start when None) as
+        ``(event_id, run_id, metadata[key])``, without building models: the cheap read that
+        reconciliation and audits are made of. Resumes after cuts; each run once."""
+        return self._group_run_tags(group_id, key, after)
+
+    async def _group_run_tags(self, group_id: str, key: str, after: str | None) -> AsyncIterator[RunTag]:
         path = self._group_path(group_id, "runs")
-        async for raw in self._stream(path, {}):
+        async for raw in ResumableStream(self._open(path), path, self.retry_policy(), cursor=after):
             run = raw.get("run")
             if raw.get("type") != "task_run.state" or not isinstance(run, dict):
                 continue
             run_d: dict[str, Any] = run  # pyright: ignore[reportUnknownVariableType]
             run_id = run_d.get("run_id")
-            if not isinstance(run_id, str) or run_id in seen_runs:
+            if not isinstance(run_id, str):
                 continue
-            seen_runs.add(run_id)
             meta = run_d.get("metadata")
             value = meta.get(key) if isinstance(meta, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if isinstance(value, str):
-                found.setdefault(value, []).append(run_id)
+            event_id = raw.get("event_id")
+            yield RunTag(
+                event_id if isinstance(event_id, str) else None,
+                run_id,
+                value if isinstance(value, str) else None,
+            )
+
+    async def scan_group_runs(self, group_id: str, key: str) -> dict[str, list[str]]:
+        """``metadata[key]`` value -> run ids (in stream order), over the whole group."""
+        found: dict[str, list[str]] = {}
+        async for tag in self.group_run_tags(group_id, key):
+            if tag.tag is not None:
+                found.setdefault(tag.tag, []).append(tag.run_id)
         return found
 
     async def get_group_run(self, group_id: str, run_id: str) -> TaskRun:
@@ -592,36 +549,43 @@ class ParallelClient:
         )
 
     def run_events(self, run_id: str) -> AsyncIterator[Event]:
-        """A run's events: state, progress stats and messages, ending with its final state.
+        """A run's events: its state, progress stats and messages (the trace), and its final
+        state with the output; for a finished run, the whole replay.
 
-        The API replays the trace on every connect (no cursor); after a reconnect the events
-        already delivered are skipped.
+        The stream ends when the server closes it after the run reached a final state. A stream
+        closed earlier (or cut) is reopened with backoff; the API replays the trace on every
+        connect (no cursor), so events already delivered are skipped. The end is read from the
+        raw run object, so a run the models cannot parse still ends the stream.
         """
         return self._run_events(run_id)
 
     async def _run_events(self, run_id: str) -> AsyncIterator[Event]:
-        done = [False]
+        finished = [False]
         delivered: set[str] = set()
 
-        async def keep_going() -> bool:
-            return not done[0]
+        def fresh(raw: dict[str, Any]) -> bool:
+            key = json.dumps(raw, sort_keys=True)
+            if key in delivered:
+                return False
+            delivered.add(key)
+            return True
+
+        async def follow() -> bool:
+            return not finished[0]
 
         path = f"/{self.api_prefix}/tasks/runs/{run_id}/events"
-        async for raw in self._stream(
-            path, {}, betas=[BETA_EVENTS_SSE], keep_going=keep_going, resumable=False
-        ):
-            key = json.dumps(raw, sort_keys=True)
-            if raw.get("type") == "task_run.progress_stats":
-                key = "stats:" + key
-            elif key in delivered:
-                continue
-            delivered.add(key)
-            event = parse_event(raw)
-            if isinstance(event, TaskRunEvent) and not event.run.is_active:
-                done[0] = True
-            yield event
-            if done[0]:
-                return
+        stream = ResumableStream(
+            self._open(path, [BETA_EVENTS_SSE]),
+            path,
+            self.retry_policy(),
+            resume=False,
+            fresh=fresh,
+            follow=follow,
+        )
+        async for raw in stream:
+            if raw.get("type") == "task_run.state" and _is_final(raw.get("run")):
+                finished[0] = True
+            yield parse_event(raw)
 
     # ------------------------------------------------------------------ exactly-once submission
 

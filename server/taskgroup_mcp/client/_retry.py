@@ -50,3 +50,18 @@ class Backoff:
             return min(retry_after, self.max_retry_after)
         r = rng.random() if rng is not None else random.random()
         return r * min(self.cap, self.base * (2**attempt))
+
+
+@dataclass
+class RetryPolicy:
+    """The one retry policy of a client: how long to back off, how many retries a call gets, and
+    the budget every retry is paid from (shared by safe calls, streams and ``submit``)."""
+
+    backoff: Backoff
+    budget: RetryBudget
+    max_retries: int
+    rng: random.Random
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt + 1``."""
+        return self.backoff.delay(attempt, retry_after, self.rng)

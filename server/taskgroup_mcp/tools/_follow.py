@@ -20,7 +20,6 @@ logger = logging.getLogger("taskgroup_mcp.tools")
 
 HEARTBEAT_SECONDS = 5.0
 """Progress is reported at least this often while waiting, by default (clients need one every <= 10 s)."""
-RECONNECT_PAUSE_SECONDS = 1.0
 RUN_EVENT_REFRESH_SECONDS = 0.25
 """When runs finish, re-read the group's status at most this often (the API sends a group status
 event only when the group itself changes state, so run events drive the progress in between)."""
@@ -140,19 +139,19 @@ async def follow_group(
         async with anyio.create_task_group() as tg:
             tg.start_soon(beat)
             with window:
-                while not satisfied(latest[0]):
-                    remaining = deadline - anyio.current_time()
-                    stream = client.group_events(
-                        group_id, last_event_id=cursors.get(group_id), timeout=remaining
-                    )
-                    async with closing(stream) as events:
-                        ended = await _consume(events, group_id, cursors, send, satisfied, refresh)
-                    if ended is not None:
-                        continue
-                    # The stream ended (the server closes it now and then): refresh, pause, resume.
-                    latest[0] = (await client.get_task_group(group_id)).status
-                    if not satisfied(latest[0]):
-                        await anyio.sleep(RECONNECT_PAUSE_SECONDS)
+                # One stream, resumed by the client across cuts and planned closes until the
+                # group is done or the window ends; if it ends sooner, the heartbeat polls on.
+                stream = client.group_events(
+                    group_id, last_event_id=cursors.get(group_id), timeout=deadline - anyio.current_time()
+                )
+                async with closing(stream) as events:
+                    await _consume(events, group_id, cursors, send, satisfied, refresh)
+                if not satisfied(latest[0]):
+                    current = await refresh()
+                    if current is not None:
+                        await send(current)
+                if not satisfied(latest[0]):
+                    await anyio.sleep_forever()
             tg.cancel_scope.cancel()
         group = await client.get_task_group(group_id)
         status = group.status
