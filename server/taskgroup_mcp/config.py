@@ -76,11 +76,14 @@ class Settings(BaseModel):
 
     # Exactly-once submission
     chunk_size: int = Field(1_000, ge=1, le=1_000)
-    submit_concurrency: int = Field(4, ge=1, le=32)
-    runs_per_minute: int = Field(2_000, ge=1)
+    submit_concurrency: int = Field(16, ge=1, le=64)
+    """At most this many add-runs requests in flight; fewer while the API slows down or says 429."""
     requests_per_minute: int = Field(2_000, ge=1)
+    """Run-creating requests per minute: the API's documented limit per key."""
+    runs_per_minute: int | None = Field(None, ge=1)
+    """An extra budget of runs added per minute (opt-in; the API limits requests, not runs)."""
     settle_seconds: float = Field(10.0, ge=0)
-    """How long to wait after an ambiguous failure before reconciling (covers late commits)."""
+    """The longest wait for evidence after an ambiguous failure (covers late commits)."""
 
     # Journal: the durable record of groups and submissions
     state: bool = True

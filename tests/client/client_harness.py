@@ -141,6 +141,7 @@ class Wiretap(httpx2.AsyncBaseTransport):
             raise
         entry["outcome"] = response.status_code
         entry["retry_after"] = response.headers.get("retry-after")
+        entry["answered"] = time.monotonic()
         if self.cut is None or not self.cut(request) or response.status_code != 200:
             return response
         self.cuts += 1
@@ -200,3 +201,47 @@ class FlakyGets(httpx2.AsyncBaseTransport):
                 payload = {"type": "error", "error": {"ref_id": "flaky", "message": "Service unavailable"}}
                 return httpx2.Response(503, json=payload, headers={"retry-after": "0"}, request=request)
         return await self.inner.handle_async_request(request)
+
+
+class BadGatewayAfterCommit(httpx2.AsyncBaseTransport):
+    """A load balancer that answers 502 to every ``every``-th run-creating request after the API
+    behind it committed the runs (reliability-security.md §2.3: an answered error may have applied)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, every: int = 3) -> None:
+        self.inner = inner
+        self.every = every
+        self.posts = 0
+        self.hidden = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith("/runs"):
+            return response
+        self.posts += 1
+        if self.posts % self.every or response.status_code != 200:
+            return response
+        await response.aread()
+        self.hidden += 1
+        payload = {"type": "error", "error": {"ref_id": "lb", "message": "Bad gateway"}}
+        return httpx2.Response(502, json=payload, request=request)
+
+
+class InFlight(httpx2.AsyncBaseTransport):
+    """Counts the run-creating requests in flight at once (the most seen)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.now = 0
+        self.most = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method != "POST" or not request.url.path.endswith("/runs"):
+            return await self.inner.handle_async_request(request)
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self.now -= 1

@@ -150,10 +150,15 @@ def test_a_wrongly_typed_header_value_is_named_without_echoing_it() -> None:
 
 
 def test_the_estimate_is_runs_times_the_documented_price() -> None:
-    est = estimate([("core", "processor")] * 100, Settings())
+    est = estimate([("core", "processor")] * 100, Settings(runs_per_minute=2_000))
     assert est.cost_usd == pytest.approx(100 * wire.PROCESSORS["core"].usd_per_run)
     assert est.run_latency_seconds == wire.PROCESSORS["core"].latency_seconds
     assert est.enqueue_seconds == pytest.approx(3.0)
+
+
+def test_by_default_the_enqueue_estimate_counts_requests_at_the_api_limit_not_runs() -> None:
+    est = estimate([("lite", "processor")] * 10_000, Settings())
+    assert est.enqueue_seconds == pytest.approx(0.3)  # 10 requests at 2,000 per minute
 
 
 def test_an_unknown_processor_is_an_argument_error() -> None:

@@ -108,6 +108,20 @@ def derive_cids(
     return cids_from_canonicals(group_id, canonicals, call_key=call_key, default_task_spec=default_task_spec)
 
 
+class CidSequence:
+    """The client ids of one call's inputs, one at a time, in input order."""
+
+    def __init__(self, group_id: str, call_key: str) -> None:
+        self._prefix = _prefix(group_id, call_key)
+        self._seen: dict[str, int] = {}
+
+    def next(self, canonical: str) -> str:
+        """The cid of the next input, given its canonical form."""
+        k = self._seen.get(canonical, 0)
+        self._seen[canonical] = k + 1
+        return _cid(self._prefix, canonical, k)
+
+
 def cids_from_canonicals(
     group_id: str,
     canonicals: Sequence[str],
@@ -117,14 +131,8 @@ def cids_from_canonicals(
 ) -> list[str]:
     """:func:`derive_cids` from inputs already in canonical form."""
     key = call_key if call_key is not None else derive_call_key(default_task_spec)
-    prefix = _prefix(group_id, key)
-    seen: dict[str, int] = {}
-    cids: list[str] = []
-    for c in canonicals:
-        k = seen.get(c, 0)
-        seen[c] = k + 1
-        cids.append(_cid(prefix, c, k))
-    return cids
+    sequence = CidSequence(group_id, key)
+    return [sequence.next(c) for c in canonicals]
 
 
 def tag_input(run: RunInput, cid: str) -> RunInput:

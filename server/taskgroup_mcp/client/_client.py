@@ -6,7 +6,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import httpx2
@@ -29,31 +29,25 @@ from taskgroup_mcp.wire import (
     parse_event,
 )
 
+from ._engine import EngineOptions, SubmitEngine, SubmitJournal
 from ._errors import APIStatusError, APIStreamError, APITimeoutError, ParallelError, RateLimitError
 from ._features import betas_for, mcp_header_values
 from ._http import Redact, logger, open_sse, send
+from ._limit import AdaptiveLimit
+from ._memory import SubmitMemory
 from ._pacing import Pacer
 from ._parse import parse_body, parse_object
 from ._redact import Redactor
 from ._retry import Backoff, RetryBudget, RetryPolicy
 from ._stream import Opener, ResumableStream
-from ._submit import SubmitResult, run_submit
+from ._submit import PreparedCall, RunBatch, SubmitResult
+from ._tail import RunTag
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 
 USER_AGENT = "taskgroup-mcp/0.1"
 FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
-MAX_FRESH_GROUPS = 10_000
-"""Groups remembered as created here and not yet submitted to (a submit to one skips its scan)."""
-
-
-class RunTag(NamedTuple):
-    """One run as a group scan sees it: its cursor, its id and its client id (``None`` if untagged)."""
-
-    event_id: str | None
-    run_id: str
-    tag: str | None
 
 
 def _is_final(run: Any) -> bool:
@@ -62,6 +56,29 @@ def _is_final(run: Any) -> bool:
         return False
     status = run.get("status")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
     return status in FINAL_RUN_STATUSES or run.get("is_active") is False  # pyright: ignore[reportUnknownMemberType]
+
+
+def _run_tags(batch: list[dict[str, Any]], key: str) -> list[RunTag]:
+    tags: list[RunTag] = []
+    for raw in batch:
+        run = raw.get("run")
+        if raw.get("type") != "task_run.state" or not isinstance(run, dict):
+            continue
+        run_d: dict[str, Any] = run  # pyright: ignore[reportUnknownVariableType]
+        run_id = run_d.get("run_id")
+        if not isinstance(run_id, str):
+            continue
+        meta = run_d.get("metadata")
+        value = meta.get(key) if isinstance(meta, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        event_id = raw.get("event_id")
+        tags.append(
+            RunTag(
+                event_id if isinstance(event_id, str) else None,
+                run_id,
+                value if isinstance(value, str) else None,
+            )
+        )
+    return tags
 
 
 class ParallelClient:
@@ -73,11 +90,14 @@ class ParallelClient:
     or call :meth:`aclose`.
 
     Arguments: ``timeout`` bounds each request (seconds, connect to last byte) and each stream's
-    connection; ``max_retries`` counts retries of safe calls; ``chunk_size``, ``concurrency``,
-    ``requests_per_minute``, ``runs_per_minute``, ``settle_seconds`` and ``max_attempts_per_chunk``
-    shape :meth:`submit`. ``audit="always"`` (default) streams the group after every submit to
-    prove each id is there once; ``"on_doubt"`` skips that scan when every request got a clean
-    2xx on a group this client created (no failure, no reconcile, no earlier submit).
+    connection; ``max_retries`` counts retries of safe calls. :meth:`submit` is shaped by
+    ``chunk_size`` (runs per request), ``concurrency`` (the most requests in flight; fewer while
+    the API slows down or answers 429), ``requests_per_minute`` (the API's limit per key),
+    ``runs_per_minute`` (an opt-in budget), ``settle_seconds`` (the longest wait for evidence
+    after an ambiguous failure) and ``max_attempts_per_chunk``. ``audit="always"`` (default) reads
+    the group's runs as they land to prove each id is there once; ``"on_doubt"`` skips those reads
+    when every request got a clean 2xx on a group this client created. ``journal`` is told each
+    client id before its request and each run the API confirmed (see :class:`SubmitJournal`).
     """
 
     def __init__(
@@ -91,14 +111,15 @@ class ParallelClient:
         *,
         max_retries: int = 3,
         chunk_size: int = 1_000,
-        concurrency: int = 4,
-        requests_per_minute: float = 2_000,
-        runs_per_minute: float = 2_000,
+        concurrency: int = 16,
+        requests_per_minute: int = 2_000,
+        runs_per_minute: float | None = None,
         settle_seconds: float = 10.0,
         max_attempts_per_chunk: int = 6,
         audit: Literal["always", "on_doubt"] = "always",
         backoff: Backoff | None = None,
         retry_budget: RetryBudget | None = None,
+        journal: SubmitJournal | None = None,
         http_client: httpx2.AsyncClient | None = None,
         seed: int | None = None,
     ) -> None:
@@ -106,6 +127,8 @@ class ParallelClient:
             raise ValueError("chunk_size must be between 1 and 1,000")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if max_attempts_per_chunk < 1:
+            raise ValueError("max_attempts_per_chunk must be at least 1")
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         self.base_url = base_url.rstrip("/")
         self.api_prefix: Literal["v1", "v1beta"] = api_prefix
@@ -120,6 +143,9 @@ class ParallelClient:
         self.backoff = backoff or Backoff()
         self.retry_budget = retry_budget or RetryBudget()
         self.pacer = Pacer(requests_per_minute, runs_per_minute)
+        self.limit = AdaptiveLimit(concurrency)
+        self.journal = journal
+        self.memory = SubmitMemory()
         self._rng = random.Random(seed)
         self._redact = Redactor([self._key.get_secret_value()])
         self._owns_http = http_client is None
@@ -129,11 +155,6 @@ class ParallelClient:
             timeout=httpx2.Timeout(timeout, connect=connect_timeout),
             headers={"user-agent": USER_AGENT},
         )
-        self._fresh_groups: set[str] = set()
-        self._call_locks: dict[tuple[str, str], anyio.Lock] = {}
-        self._answered: dict[str, dict[str, str]] = {}
-        """Per group, cid -> run id the API answered to this client: reads may list a committed
-        run only a moment later, and a repeat inside that lag must not send it again."""
 
     @classmethod
     def from_settings(
@@ -170,17 +191,16 @@ class ParallelClient:
             max_retries=self.max_retries,
             chunk_size=self.chunk_size,
             concurrency=self.concurrency,
-            requests_per_minute=self.pacer.requests.rate * 60,
-            runs_per_minute=self.pacer.runs.rate * 60,
+            requests_per_minute=self.pacer.requests_per_minute,
+            runs_per_minute=self.pacer.runs_per_minute,
             settle_seconds=self.settle_seconds,
             max_attempts_per_chunk=self.max_attempts_per_chunk,
             audit=self.audit,
             backoff=self.backoff,
+            journal=self.journal,
             http_client=self._http,
         )
-        other._fresh_groups = self._fresh_groups
-        other._call_locks = self._call_locks
-        other._answered = self._answered
+        other.memory = self.memory
         return other
 
     def retry_policy(self) -> RetryPolicy:
@@ -290,7 +310,9 @@ class ParallelClient:
     def _open(self, path: str, betas: Sequence[str] = ()) -> Opener:
         """Connections to one SSE endpoint, for :class:`ResumableStream`."""
 
-        def open_connection(query: Mapping[str, str]) -> AbstractAsyncContextManager[AsyncIterator[str]]:
+        def open_connection(
+            query: Mapping[str, str],
+        ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
             return open_sse(
                 self._http,
                 path,
@@ -313,9 +335,7 @@ class ParallelClient:
             return parse_body(TaskGroup, response.content, method="POST", path=self._group_path())
 
         group = await self._retrying("POST groups", once)
-        if len(self._fresh_groups) >= MAX_FRESH_GROUPS:
-            self._fresh_groups.clear()  # forgetting only costs a scan on the next submit
-        self._fresh_groups.add(group.taskgroup_id)
+        self.memory.created(group.taskgroup_id)
         return group
 
     async def get_task_group(self, group_id: str) -> TaskGroup:
@@ -336,33 +356,33 @@ class ParallelClient:
             if any(r.mcp_servers for r in inputs)
             else None
         )
-        return await self._add_runs_wire(
-            group_id,
-            [run.to_wire(exclude_none=True) for run in inputs],
-            default_task_spec=default_task_spec,
-            refresh_status=refresh_status,
-            betas=betas_for(inputs),
-            redact=redact,
-        )
-
-    async def _add_runs_wire(
-        self,
-        group_id: str,
-        inputs: list[dict[str, Any]],
-        *,
-        default_task_spec: TaskSpec | None,
-        refresh_status: bool,
-        betas: Sequence[str],
-        redact: Redact | None,
-    ) -> TaskGroupRunResponse:
-        """:meth:`add_runs` with inputs already serialized (what :meth:`submit` sends)."""
-        body: dict[str, Any] = {"inputs": inputs}
+        body: dict[str, Any] = {"inputs": [run.to_wire(exclude_none=True) for run in inputs]}
         if default_task_spec is not None:
             body["default_task_spec"] = default_task_spec.to_wire(exclude_none=True)
         params = None if refresh_status else {"refresh_status": "false"}
-        self._fresh_groups.discard(group_id)
+        self.memory.touched(group_id)
         response = await self._post(
-            self._group_path(group_id, "runs"), body, betas=betas, params=params, redact=redact
+            self._group_path(group_id, "runs"), body, betas=betas_for(inputs), params=params, redact=redact
+        )
+        return TaskGroupRunResponse.model_validate_json(response.content)
+
+    async def send_runs(
+        self, group_id: str, batch: RunBatch, *, refresh_status: bool = False
+    ) -> TaskGroupRunResponse:
+        """POST /tasks/groups/{id}/runs with a body :class:`PreparedCall` built: ONE request,
+        never retried (what :meth:`submit` sends)."""
+        headers = self._headers(batch.betas)
+        headers["content-type"] = "application/json"
+        self.memory.touched(group_id)
+        response = await send(
+            self._http,
+            "POST",
+            self._group_path(group_id, "runs"),
+            headers=headers,
+            content=batch.body,
+            params=None if refresh_status else {"refresh_status": "false"},
+            redact=self._redact.with_secrets(batch.secrets) if batch.secrets else self._redact,
+            time_limit=self.timeout,
         )
         return parse_body(
             TaskGroupRunResponse, response.content, method="POST", path=self._group_path(group_id, "runs")
@@ -460,37 +480,30 @@ class ParallelClient:
                 continue
             yield parse_object(TaskRunEvent, raw, method="GET", path=path, redact=self._redact)
 
-    def group_run_tags(self, group_id: str, key: str, *, after: str | None = None) -> AsyncIterator[RunTag]:
+    def group_run_tags(
+        self, group_id: str, key: str, *, after: str | None = None
+    ) -> AsyncIterator[list[RunTag]]:
         """Every run of the group after the cursor ``after`` (from the start when None) as
-        ``(event_id, run_id, metadata[key])``, without building models: the cheap read that
-        reconciliation and audits are made of. Resumes after cuts; each run once."""
+        ``(event_id, run_id, metadata[key])``, in batches (one per network read), without building
+        models: the cheap read that reconciliation and audits are made of. Resumes after cuts."""
         return self._group_run_tags(group_id, key, after)
 
-    async def _group_run_tags(self, group_id: str, key: str, after: str | None) -> AsyncIterator[RunTag]:
+    async def _group_run_tags(
+        self, group_id: str, key: str, after: str | None
+    ) -> AsyncIterator[list[RunTag]]:
         path = self._group_path(group_id, "runs")
-        async for raw in ResumableStream(self._open(path), path, self.retry_policy(), cursor=after):
-            run = raw.get("run")
-            if raw.get("type") != "task_run.state" or not isinstance(run, dict):
-                continue
-            run_d: dict[str, Any] = run  # pyright: ignore[reportUnknownVariableType]
-            run_id = run_d.get("run_id")
-            if not isinstance(run_id, str):
-                continue
-            meta = run_d.get("metadata")
-            value = meta.get(key) if isinstance(meta, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            event_id = raw.get("event_id")
-            yield RunTag(
-                event_id if isinstance(event_id, str) else None,
-                run_id,
-                value if isinstance(value, str) else None,
-            )
+        stream = ResumableStream(self._open(path), path, self.retry_policy(), cursor=after)
+        async for batch in stream.batches():
+            if tags := _run_tags(batch, key):
+                yield tags
 
     async def scan_group_runs(self, group_id: str, key: str) -> dict[str, list[str]]:
         """``metadata[key]`` value -> run ids (in stream order), over the whole group."""
         found: dict[str, list[str]] = {}
-        async for tag in self.group_run_tags(group_id, key):
-            if tag.tag is not None:
-                found.setdefault(tag.tag, []).append(tag.run_id)
+        async for tags in self.group_run_tags(group_id, key):
+            for tag in tags:
+                if tag.tag is not None:
+                    found.setdefault(tag.tag, []).append(tag.run_id)
         return found
 
     async def get_group_run(self, group_id: str, run_id: str) -> TaskRun:
@@ -600,19 +613,43 @@ class ParallelClient:
     ) -> SubmitResult:
         """Add ``inputs`` to the group exactly once, however often this same call is repeated.
 
-        Every input is tagged with a deterministic client id (see :func:`derive_cids`); chunks
-        of ``chunk_size`` go out ``concurrency`` at a time within the pacing budget; each failed
-        attempt is classified (definite reject, not sent, throttled, ambiguous) and after an
-        ambiguous one the group is reconciled before only the missing ids are resent. A final
-        audit streams the group and counts every id. ``on_progress(done, total)`` is awaited as
-        inputs settle. Raises :class:`InputValidationError` before sending anything when an input
-        breaks a documented limit or uses the reserved metadata key.
+        Every input is tagged with a deterministic client id (see :func:`derive_cids`); chunks of
+        ``chunk_size`` go out together (up to ``concurrency``, adapting) within the pacing budget;
+        each failed attempt is classified (definite reject, not sent, throttled, ambiguous) and
+        after an ambiguous one the group's runs are read until the evidence says whether it
+        committed, before only the missing ids are resent. Reads of the group made while the
+        chunks land (by cursor) audit that every id is there once. ``on_progress(done, total)``
+        is awaited as inputs settle. Raises :class:`InputValidationError` before sending anything
+        when an input breaks a documented limit or uses the reserved metadata key.
         """
-        return await run_submit(
-            self,
-            group_id,
-            inputs,
-            default_task_spec=default_task_spec,
-            call_key=call_key,
+        call = PreparedCall(group_id, inputs, default_task_spec, call_key)
+        if not inputs:
+            return SubmitResult(
+                group_id=group_id,
+                cids=[],
+                run_ids={},
+                added=0,
+                already_present=0,
+                failed=[],
+                duplicates=[],
+                requests_sent=0,
+                audited=False,
+            )
+        engine = SubmitEngine(
+            call,
+            sender=self,
+            reader=self,
+            pacer=self.pacer,
+            limit=self.limit,
+            retry=self.retry_policy(),
+            memory=self.memory,
+            journal=self.journal,
+            options=EngineOptions(
+                chunk_size=self.chunk_size,
+                settle_seconds=self.settle_seconds,
+                max_attempts_per_chunk=self.max_attempts_per_chunk,
+                audit=self.audit,
+            ),
             on_progress=on_progress,
         )
+        return await engine.run()

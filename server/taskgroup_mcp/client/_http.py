@@ -15,6 +15,7 @@ import anyio
 import httpx2
 
 from ._errors import APIConnectionError, APIError, APITimeoutError, error_from_response
+from ._sse import EventTooLarge, SseDecoder
 
 logger = logging.getLogger("taskgroup_mcp.client")
 
@@ -49,14 +50,18 @@ async def send(
     headers: Mapping[str, str],
     redact: Redact,
     json: Any = None,
+    content: bytes | None = None,
     params: Mapping[str, str] | None = None,
     time_limit: float,
 ) -> httpx2.Response:
-    """Send one request and read its body within ``time_limit`` seconds in total; 4xx/5xx raise."""
+    """Send one request and read its body within ``time_limit`` seconds in total; 4xx/5xx raise.
+    The body is ``json`` (encoded here) or ``content`` (JSON bytes already encoded)."""
     started = time.perf_counter()
     try:
         with anyio.fail_after(time_limit):
-            response = await http.request(method, path, headers=dict(headers), json=json, params=params)
+            response = await http.request(
+                method, path, headers=dict(headers), json=json, content=content, params=params
+            )
     except TimeoutError:
         logger.debug("%s %s: no response within %.3f s", method, path, time_limit)
         raise APITimeoutError(
@@ -81,8 +86,9 @@ async def open_sse(
     redact: Redact,
     params: Mapping[str, str] | None,
     connect_timeout: float,
-) -> AsyncGenerator[AsyncIterator[str]]:
-    """Open an SSE stream; yields an iterator of each event's ``data`` (transport errors mapped)."""
+) -> AsyncGenerator[AsyncIterator[list[str]]]:
+    """Open an SSE stream; yields an iterator of batches of events' ``data`` (one batch per
+    network read; transport errors mapped)."""
     method = "GET"
     try:
         with anyio.fail_after(connect_timeout):
@@ -108,15 +114,20 @@ async def open_sse(
                 _raise_transport(exc, method, path)
             raise error_from_response(response, redact=redact, method=method, path=path)
 
-        async def events() -> AsyncIterator[str]:
+        content_type = response.headers.get("content-type", "").partition(";")[0].strip()
+        if content_type != "text/event-stream":
+            raise APIError(f"GET {path}: not an event stream", method=method, path=path, retryable=True)
+
+        async def events() -> AsyncIterator[list[str]]:
+            decoder = SseDecoder()
             try:
-                async for sse in httpx2.EventSource(response):
-                    if sse.data:
-                        yield sse.data
-            except httpx2.SSEError:
-                raise APIError(
-                    f"GET {path}: not an event stream", method=method, path=path, retryable=True
-                ) from None
+                async for chunk in response.aiter_bytes():
+                    if batch := decoder.feed(chunk):
+                        yield batch
+                if batch := decoder.end():
+                    yield batch
+            except EventTooLarge as exc:
+                raise APIError(f"GET {path}: {exc}", method=method, path=path) from None
             except httpx2.TransportError as exc:
                 _raise_transport(exc, method, path)
 

@@ -1,11 +1,16 @@
-"""Client-side pacing: token buckets for requests per minute and runs per minute.
+"""Client-side pacing of run-creating requests: at the API's documented limit, never beyond it.
 
-A bucket starts full (one minute's budget) and refills continuously. Taking tokens that are
-there costs no time at all, so code under budget never sleeps; only a caller that would exceed
-the budget waits, for exactly as long as the refill needs.
+The API allows 2,000 run-creating POSTs per minute per key, each carrying up to 1,000 runs.
+:class:`SlidingWindow` admits a request only while fewer than ``limit`` were admitted in the last
+``window`` seconds: exactly the documented limit, whichever way the server counts it (rolling or
+per minute). Under the limit nothing waits. :class:`TokenBucket` is the opt-in runs-per-minute
+budget (an operator's own quota). :meth:`Pacer.pause` holds every sender back after a 429 until
+its ``Retry-After`` has passed.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import anyio
 
@@ -50,13 +55,64 @@ class TokenBucket:
                 waited += delay
 
 
-class Pacer:
-    """The two budgets of run-creating requests, taken together."""
+class SlidingWindow:
+    """At most ``limit`` admissions in any ``window`` seconds (remembers at most ``limit`` times)."""
 
-    def __init__(self, requests_per_minute: float, runs_per_minute: float) -> None:
-        self.requests = TokenBucket(requests_per_minute)
-        self.runs = TokenBucket(runs_per_minute)
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = anyio.Lock()
+
+    def wait_time(self) -> float:
+        """Seconds until one more admission would fit (0 when it fits now)."""
+        now = anyio.current_time()
+        times = self._times
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return 0.0 if len(times) < self.limit else times[0] + self.window - now
+
+    async def acquire(self) -> float:
+        """Admit one; waits while the window is full (in arrival order); returns seconds waited."""
+        waited = 0.0
+        async with self._lock:
+            while (delay := self.wait_time()) > 0:
+                await anyio.sleep(delay)
+                waited += delay
+            self._times.append(anyio.current_time())
+        return waited
+
+
+class Pacer:
+    """The budgets of run-creating requests: requests per minute (the API's limit), and, when
+    set, runs per minute. Shared by every submission of one client (one key)."""
+
+    def __init__(self, requests_per_minute: int, runs_per_minute: float | None = None) -> None:
+        self.requests = SlidingWindow(requests_per_minute)
+        self.runs = TokenBucket(runs_per_minute) if runs_per_minute else None
+        self._resume_at = float("-inf")
+
+    @property
+    def requests_per_minute(self) -> int:
+        return self.requests.limit
+
+    @property
+    def runs_per_minute(self) -> float | None:
+        return None if self.runs is None else self.runs.rate * 60.0
+
+    def pause(self, seconds: float) -> None:
+        """The API said to wait (a 429's ``Retry-After``): no request goes out before then."""
+        self._resume_at = max(self._resume_at, anyio.current_time() + seconds)
 
     async def acquire(self, runs: int) -> float:
-        """Wait until one request carrying ``runs`` runs fits both budgets; returns seconds waited."""
-        return await self.requests.acquire(1) + await self.runs.acquire(runs)
+        """Wait until one request carrying ``runs`` runs fits every budget; returns seconds waited."""
+        waited = 0.0
+        while (hold := self._resume_at - anyio.current_time()) > 0:
+            await anyio.sleep(hold)
+            waited += hold
+        waited += await self.requests.acquire()
+        if self.runs is not None:
+            waited += await self.runs.acquire(runs)
+        return waited

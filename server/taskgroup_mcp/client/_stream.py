@@ -19,21 +19,21 @@ with a ``fresh`` filter drops what was already delivered, so a replay is not new
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
+from pydantic_core import from_json
 
 from ._errors import APITimeoutError, ParallelError, RateLimitError
 from ._retry import RetryPolicy
 
 logger = logging.getLogger("taskgroup_mcp.client")
 
-Opener = Callable[[Mapping[str, str]], AbstractAsyncContextManager[AsyncIterator[str]]]
-"""Opens one connection with the given query; yields each event's ``data``."""
+Opener = Callable[[Mapping[str, str]], AbstractAsyncContextManager[AsyncIterator[list[str]]]]
+"""Opens one connection with the given query; yields the events' ``data``, a batch per read."""
 IDLE_BACKOFF_STEPS = 6
 """A quiet stream's reconnect waits stop growing after this many empty connections (the cap)."""
 
@@ -75,13 +75,19 @@ class ResumableStream:
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._events()
 
+    async def _events(self) -> AsyncIterator[dict[str, Any]]:
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
     def _left(self) -> float:
         return float("inf") if self._deadline is None else self._deadline - anyio.current_time()
 
     async def _pause(self, seconds: float) -> None:
         await anyio.sleep(max(0.0, min(seconds, self._left())))
 
-    async def _events(self) -> AsyncIterator[dict[str, Any]]:
+    async def batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """The events in batches (one per network read): the cheap way through long listings."""
         failures = 0
         while self._left() > 0:
             query = dict(self._query())
@@ -90,10 +96,10 @@ class ResumableStream:
             delivered = 0
             self.connections += 1
             try:
-                async with self._open(query) as lines:
-                    async for event in self._read(lines):
-                        delivered += 1
-                        yield event
+                async with self._open(query) as reads:
+                    async for batch in self._read(reads):
+                        delivered += len(batch)
+                        yield batch
             except ParallelError as exc:
                 if delivered:
                     failures = 0
@@ -116,20 +122,26 @@ class ResumableStream:
             logger.debug("GET %s: closed by the server; reconnecting in %.3f s", self._path, delay)
             await self._pause(delay)
 
-    async def _read(self, lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-        """The new events of one connection (bounded by the deadline when there is one)."""
-        iterator = aiter(lines)
+    async def _read(self, reads: AsyncIterator[list[str]]) -> AsyncIterator[list[dict[str, Any]]]:
+        """The new events of one connection, a batch per read (bounded by the deadline if any)."""
+        iterator = aiter(reads)
         while True:
             if self._deadline is None:
-                data = await anext(iterator, None)
+                datas = await anext(iterator, None)
             else:
-                data = None
+                datas = None
                 with anyio.move_on_after(self._left()):
-                    data = await anext(iterator, None)
-            if data is None:
+                    datas = await anext(iterator, None)
+            if datas is None:
                 return
+            if batch := self._decode(datas):
+                yield batch
+
+    def _decode(self, datas: list[str]) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        for data in datas:
             try:
-                obj: Any = json.loads(data)
+                obj: Any = from_json(data)
             except ValueError:
                 logger.debug("GET %s: skipped an event that is not JSON", self._path)
                 continue
@@ -143,4 +155,5 @@ class ResumableStream:
                 self.cursor = eid
             if self._fresh is not None and not self._fresh(event):
                 continue
-            yield event
+            batch.append(event)
+        return batch

@@ -59,7 +59,8 @@ def estimate(processors: Iterable[tuple[str, str]], settings: Settings) -> Estim
     runs = sum(counts.values())
     cost = sum(n * wire.PROCESSORS[p].usd_per_run for p, n in counts.items())
     requests = math.ceil(runs / settings.chunk_size) if runs else 0
-    enqueue = max(runs / settings.runs_per_minute, requests / settings.requests_per_minute) * 60.0
+    by_runs = runs / settings.runs_per_minute if settings.runs_per_minute else 0.0
+    enqueue = max(by_runs, requests / settings.requests_per_minute) * 60.0
     lows = [wire.PROCESSORS[p].latency_seconds[0] for p in counts] or [0.0]
     highs = [wire.PROCESSORS[p].latency_seconds[1] for p in counts] or [0.0]
     return Estimate(
