@@ -35,6 +35,7 @@ The error tree (every exception has ``retryable``; status errors carry ``status_
 from ._cid import RESERVED_METADATA_KEY, canonical_input, derive_cids
 from ._classify import Outcome, classify
 from ._client import ParallelClient
+from ._engine import NoJournal, SubmitJournal
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -78,6 +79,7 @@ __all__ = [
     "FieldError",
     "InputValidationError",
     "InternalServerError",
+    "NoJournal",
     "NotFoundError",
     "Outcome",
     "Pacer",
@@ -90,6 +92,7 @@ __all__ = [
     "RequestTimeoutError",
     "RetryBudget",
     "SubmitFailure",
+    "SubmitJournal",
     "SubmitResult",
     "TokenBucket",
     "UnprocessableEntityError",
