@@ -364,7 +364,9 @@ class ParallelClient:
         response = await self._post(
             self._group_path(group_id, "runs"), body, betas=betas_for(inputs), params=params, redact=redact
         )
-        return TaskGroupRunResponse.model_validate_json(response.content)
+        return parse_body(
+            TaskGroupRunResponse, response.content, method="POST", path=self._group_path(group_id, "runs")
+        )
 
     async def send_runs(
         self, group_id: str, batch: RunBatch, *, refresh_status: bool = False
