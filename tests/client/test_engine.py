@@ -73,9 +73,10 @@ async def test_under_read_lag_an_answered_failure_that_committed_is_found_not_re
     # A 502 from a gateway after the API committed, and reads that show commits 1.5 s late:
     # two quick empty reads prove nothing while reads still miss runs the API confirmed.
     result, gateway, counts = await _through_a_lagging_gateway(seed=1)
-    assert gateway.hidden > 0 and result.ambiguous == gateway.hidden
-    assert sum(counts.values()) == 1_000 and max(counts.values()) == 1
-    assert result.ok and result.requests_sent == 10
+    seen = f"{result.requests_sent} POSTs, {result.ambiguous} ambiguous, {gateway.hidden} 502s, {result.failed[:2]}"
+    assert gateway.hidden > 0 and result.ambiguous == gateway.hidden, seen
+    assert sum(counts.values()) == 1_000 and max(counts.values()) == 1, seen
+    assert result.ok and result.requests_sent == 10, seen
 
 
 async def test_ignoring_the_read_lag_the_same_502s_become_duplicates(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,6 +105,8 @@ class _Chunk:
     """cid -> the input's JSON, in sending order (None until first needed)."""
     cids: list[str]
     attempts: int = 0
+    sent_at: float = 0.0
+    """When its last request went out."""
     error: ParallelError | None = field(default=None, repr=False)
 
 
@@ -227,7 +229,7 @@ class SubmitEngine:
             chunk.attempts += 1
             self.requests_sent += 1
             await self._journal.sending(self.group_id, self.call.call_key, chunk.cids)
-            started = anyio.current_time()
+            started = chunk.sent_at = anyio.current_time()
             self.tail.sending()
             try:
                 answer = await self._sender.send_runs(self.group_id, batch)
@@ -248,7 +250,7 @@ class SubmitEngine:
         if len(answer.run_ids) == len(chunk.cids):
             runs = dict(zip(chunk.cids, answer.run_ids, strict=True))
             self.answered.update(runs)
-            self.tail.expect(runs, self.last_answer)
+            self.tail.expect(runs, chunk.sent_at)
             await self._journal.confirmed(self.group_id, runs)
         else:  # cannot pair them: reads of the group will
             self._doubt()

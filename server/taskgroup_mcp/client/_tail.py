@@ -3,8 +3,8 @@
 Every read continues where the previous one stopped (``last_event_id``), so reading while chunks
 land costs only the runs added since: the submission's audit and its reconciliation after an
 ambiguous failure are the same reads. A read also measures the API's read-after-write lag: runs
-the API answered for are looked for until a read shows them, and the time from the answer to the
-start of that read bounds the lag (the evidence that lets a settle end early).
+the API answered for are looked for until a read shows them, and the time from sending their
+request to receiving them bounds the lag from above (the evidence that lets a settle end early).
 """
 
 from __future__ import annotations
@@ -89,14 +89,17 @@ class GroupTail:
         """Runs the API answered for that no read has shown yet."""
         return len(self._unseen)
 
-    def expect(self, runs: Mapping[str, str], answered_at: float) -> None:
-        """The API answered with these runs (cid -> run id): look for the ones not seen yet (a
-        read may have reached the API after the commit and returned before the answer)."""
+    def expect(self, runs: Mapping[str, str], sent_at: float) -> None:
+        """The API answered a request sent at ``sent_at`` with these runs (cid -> run id): look for
+        the ones not seen yet. The commit came after ``sent_at``, so the time from ``sent_at`` to
+        the moment a read delivers a run bounds the read lag from above (also for a run a read
+        delivered before the answer arrived)."""
+        now = anyio.current_time()
         for cid, run_id in runs.items():
             if run_id in self.found.get(cid, ()):
-                self.lag = max(self.lag or 0.0, 0.0)
+                self.lag = max(self.lag or 0.0, now - sent_at)
             else:
-                self._unseen[run_id] = answered_at
+                self._unseen[run_id] = sent_at
         self._wake()
 
     def sending(self) -> None:
@@ -144,10 +147,10 @@ class GroupTail:
             runs = self.found.setdefault(tag.tag, [])
             if tag.run_id not in runs:
                 runs.append(tag.run_id)
-        answered_at = self._unseen.pop(tag.run_id, None)
-        if answered_at is not None:
-            # It was readable by the time it was received: an upper bound of the lag.
-            self.lag = max(self.lag or 0.0, received - answered_at)
+        sent_at = self._unseen.pop(tag.run_id, None)
+        if sent_at is not None:
+            # Committed after it was sent, readable by the time it was received.
+            self.lag = max(self.lag or 0.0, received - sent_at)
 
     async def next_read(self, after: float) -> Read:
         """The first read that started at or after ``after`` (asks for one if none is coming)."""
