@@ -17,6 +17,8 @@ from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
 from taskgroup_mcp.wire import RunInput
 
 FAST_BACKOFF = Backoff(base=0.001, cap=0.01)
+FAULT_MIX = Faults(drop_after_commit=0.2, fail_before_commit=0.1, throttle=0.05, retry_after=0)
+"""Dropped connections after commit, 503s before commit and 429s, for exactly-once tests."""
 
 
 def inputs(n: int, prefix: str = "company") -> list[RunInput]:

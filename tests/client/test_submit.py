@@ -3,55 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-from client_harness import FAST_BACKOFF, Wiretap, cid_counts, inputs, sandbox_client
+from client_harness import FAST_BACKOFF, FAULT_MIX, Wiretap, cid_counts, inputs, sandbox_client
 
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient, RetryBudget
 from taskgroup_mcp.sandbox import Faults
 from taskgroup_mcp.wire import RunInput, Webhook
-
-FAULT_MIX = Faults(drop_after_commit=0.2, fail_before_commit=0.1, throttle=0.05, retry_after=0)
-SEEDS = range(20)
-
-
-async def _submit_under_fault_mix(seed: int, chunk_size: int, n: int) -> None:
-    async with sandbox_client(FAULT_MIX, seed=seed, chunk_size=chunk_size) as (sb, client):
-        group = await client.create_task_group()
-        with anyio.fail_after(60):
-            result = await client.submit(group.taskgroup_id, inputs(n))
-        counts = cid_counts(sb, group.taskgroup_id)
-        assert sum(counts.values()) == n
-        assert set(counts) == set(result.cids) and len(result.cids) == n
-        assert max(counts.values()) == 1
-        assert result.ok and result.added == n and not result.duplicates
-        assert set(result.run_ids) == set(result.cids)
-        assert sb.stats.faults["drop_after_commit"] + sb.stats.faults["fail_before_commit"] > 0
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("seed", SEEDS)
-async def test_ten_thousand_inputs_in_chunks_of_1000_land_exactly_once_under_the_fault_mix(seed: int) -> None:
-    await _submit_under_fault_mix(seed, 1_000, 10_000)
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("seed", SEEDS)
-async def test_ten_chunks_of_250_land_exactly_once_under_the_fault_mix(seed: int) -> None:
-    await _submit_under_fault_mix(seed, 250, 2_500)
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("TASKGROUP_MCP_LONG_TESTS"), reason="long profile: make test-long")
-@pytest.mark.anyio
-@pytest.mark.parametrize("seed", SEEDS)
-async def test_ten_thousand_inputs_in_chunks_of_250_land_exactly_once_under_the_fault_mix(seed: int) -> None:
-    await _submit_under_fault_mix(seed, 250, 10_000)
-
 
 LATE = Faults(drop_after_commit=0.5, commit_delay_ms=1_000)
 """Late commits: a second beside a loaded machine's scheduling delays (a parallel test run)."""
