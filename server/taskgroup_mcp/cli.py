@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from taskgroup_mcp import __version__
 from taskgroup_mcp.config import SettingsError
 
-_COMMANDS = ("serve", "sandbox", "demo", "check", "ui", "config", "groups", "status", "results", "export")
-
 
 def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
