@@ -1,7 +1,8 @@
 """taskgroup-mcp: fan research out into Parallel Task Group runs from any MCP client.
 
-Layers (imports flow downward only): ``cli`` -> ``tools`` -> ``client`` -> ``wire``, and
-``cli`` -> ``sandbox`` -> ``wire``. See the project's DESIGN notes.
+Layers (imports flow downward only): ``cli`` -> ``commands`` -> ``tools`` -> ``journal`` ->
+``client`` -> ``wire``, and ``commands`` -> ``sandbox`` -> ``wire``. docs/architecture.md
+describes them.
 """
 
 from importlib.metadata import PackageNotFoundError, version

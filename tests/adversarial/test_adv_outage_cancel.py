@@ -1,4 +1,4 @@
-"""Outage and cancellation (reliability-security.md R8, R10) through the real MCP server.
+"""Outage and cancellation through the real MCP server.
 
 An upstream answering 503 for a while: every tool fails with an error that says to call again,
 inside its time bound, with upstream attempts bounded by the retry policy; the first call after

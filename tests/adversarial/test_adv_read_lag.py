@@ -1,4 +1,4 @@
-"""Read-after-write lag (reliability-security.md §6 Q1): the API may list a committed run only a
+"""Read-after-write lag: the API may list a committed run only a
 moment later. The sandbox's ``commit_delay_ms`` fault makes every committed run visible to reads
 only after a delay. An add_runs whose POSTs were answered must not report those inputs as failed
 because the final audit cannot see them yet, and the same call repeated inside the lag (an agent

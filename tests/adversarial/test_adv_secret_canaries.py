@@ -1,4 +1,4 @@
-"""Secret canary sweep across the product (reliability-security.md S5, S8, S9, S10).
+"""Secret canary sweep across the product.
 
 Canaries stand in for the Parallel API key, forwarded MCP header values (raw, and as ``${ENV}``
 references of a server the operator configured, resolved on the server), an HTTP bearer token, and

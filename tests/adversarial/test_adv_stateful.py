@@ -1,4 +1,4 @@
-"""Stateful property test (reliability-security.md R4): hypothesis drives the real MCP server
+"""Stateful property test: hypothesis drives the real MCP server
 and the sandbox through sequences of add_runs batches, fault changes, server restarts (a new
 ``build_server`` and client on the same sandbox), repeated earlier calls and result reads.
 

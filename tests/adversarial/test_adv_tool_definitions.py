@@ -1,4 +1,4 @@
-"""Tool definitions pinned (reliability-security.md S14): what ``tools/list`` tells the model.
+"""Tool definitions pinned: what ``tools/list`` tells the model.
 
 Names, titles, descriptions, input and output schemas and annotations are compared with a
 committed snapshot, so a change to what the model reads is always deliberate and reviewed (a

@@ -1,4 +1,4 @@
-"""Untrusted content (reliability-security.md S13): what runs bring back is third-party text.
+"""Untrusted content: what runs bring back is third-party text.
 
 A forwarded MCP server (a real streamable-HTTP server this test runs on 127.0.0.1) answers
 every tool call with text smuggling invisible Unicode: tag characters (U+E0000-E007F),

@@ -54,7 +54,7 @@ async def test_openai_agents_stdio_client_runs_the_whole_fan_out_with_its_sessio
             _check_whole_fan_out(example, await example.fan_out(server))
             report = await example.strict_schema_report(server)
     assert set(report) >= {"create_task_group", "add_runs", "wait_for_task_group", "get_task_group_results"}
-    # Recorded for the lean-definitions work (issue 15): these fall back to non-strict today.
+    # Recorded for leaner tool definitions: these fall back to non-strict today.
     refused = sorted(name for name, verdict in report.items() if verdict != "strict")
     assert refused == ["add_runs", "create_task_group", "fan_out", "retry_failed_runs"], report
     assert all("undeclared properties" in report[name] for name in refused)

@@ -1,4 +1,4 @@
-"""Where a forwarded MCP server may be (issue 11, item 4): hosts read as a WHATWG URL parser
+"""Where a forwarded MCP server may be: hosts read as a WHATWG URL parser
 reads them, names resolved at call time through an injected resolver (tests never use DNS)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The secret registry (issue 11, item 2): what the operator owns is masked for everyone, what a
+"""The secret registry: what the operator owns is masked for everyone, what a
 call brings only in that call, and no caller can change what another one sees."""
 
 from __future__ import annotations

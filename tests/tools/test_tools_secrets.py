@@ -188,7 +188,7 @@ PUBLIC_ADDRESS = "93.184.215.14"
 async def test_an_agent_written_env_reference_is_refused_on_every_path_the_same_whether_set_or_not(
     sandbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 11, item 1: a caller must not be able to send the server's environment anywhere."""
+    """A caller must not be able to send the server's environment anywhere."""
     monkeypatch.setenv("TGMCP_AGENT_SET", AGENT_ENV_CANARY)
     monkeypatch.delenv("TGMCP_AGENT_UNSET", raising=False)
 
@@ -278,7 +278,7 @@ async def _finished_group(client: Client, inputs: list[str]) -> str:
 
 
 async def test_one_callers_header_values_never_change_what_a_later_call_sees(tmp_path: Path) -> None:
-    """Issue 11, item 2: a dry_run whose header values were "completed" and a group id made every
+    """Once, a dry_run whose header values were "completed" and a group id made every
     later result show "status": "[REDACTED]" for every caller."""
     async with _api_server(tmp_path) as (client, _):
         gid = await _finished_group(client, ["a"])
@@ -301,7 +301,7 @@ async def test_one_callers_header_values_never_change_what_a_later_call_sees(tmp
 
 
 async def test_throwaway_header_values_never_evict_the_api_key_from_redaction(tmp_path: Path) -> None:
-    """Issue 11, item 2: 2,000 throw-away header values evicted the real key, which then showed."""
+    """Once, 2,000 throw-away header values evicted the real key, which then showed."""
     async with _api_server(tmp_path) as (client, _):
         gid = await _finished_group(client, [f"the key is {KEY_CANARY}"])
         for call in range(40):
@@ -324,7 +324,7 @@ async def test_throwaway_header_values_never_evict_the_api_key_from_redaction(tm
 async def test_a_huge_header_value_is_refused_at_once_naming_the_field_and_costs_no_memory(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Issue 11, item 2: one 1.5 MB header value blocked the event loop 20 s and grew RSS by
+    """Once, one 1.5 MB header value blocked the event loop 20 s and grew RSS by
     700 MiB. Now it is refused before any other work; the bound here is loose on purpose."""
     huge = "h" * 1_500_000
     async with _api_server(tmp_path) as (client, sandbox):

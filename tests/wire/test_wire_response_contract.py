@@ -197,7 +197,7 @@ def test_every_field_the_sdk_requires_has_no_null_in_our_model(
 READ_LENIENTLY = {("TaskRun", "interaction_id"), ("ErrorObject", "ref_id")}
 """Fields the SDK declares required that the docs' own samples leave out (the SSE, webhook and MCP
 samples have no ``interaction_id``; the webhook failure sample's error has no ``ref_id``). The SDK
-reads such payloads anyway (its response models are not strict), and so do we (issue 14)."""
+reads such payloads anyway (its response models are not strict), and so do we."""
 
 
 def _allows_none(annotation: Any) -> bool:

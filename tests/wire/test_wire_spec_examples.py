@@ -1,7 +1,7 @@
 """The example payloads of the API reference parse in our models, and the models are tolerant.
 
-Examples are quoted from ``shared/spec/parallel-api.md`` and from the OpenAPI examples it cites
-(SPEC: "Parallel API" 0.1.2, ``public-openapi.json``). Responses keep fields we do not know; an
+Examples are quoted from Parallel's public API docs (docs.parallel.ai) and their OpenAPI
+description ("Parallel API" 0.1.2, ``public-openapi.json``). Responses keep fields we do not know; an
 event of a type we do not know parses as ``GenericEvent`` instead of raising.
 """
 
@@ -431,6 +431,6 @@ def test_a_null_for_a_required_field_is_still_rejected() -> None:
 
 
 def test_a_run_without_interaction_id_reads_as_the_docs_samples_send_it() -> None:
-    # The docs' SSE, webhook and MCP samples have no interaction_id (issue 14); the SDK reads them.
+    # The docs' SSE, webhook and MCP samples have no interaction_id; the SDK reads them.
     run = TaskRun.model_validate({k: v for k, v in SPEC_RUN.items() if k != "interaction_id"})
     assert run.interaction_id is None and run.run_id == SPEC_RUN["run_id"]

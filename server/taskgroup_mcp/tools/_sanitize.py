@@ -77,7 +77,7 @@ def sanitize(value: Any) -> Any:
 
 _MIN_SECRET_CHARS = 6
 PIECE = 8
-"""No piece this long of a secret may appear anywhere we write (reliability-security.md S8)."""
+"""No piece this long of a secret may appear anywhere we write."""
 
 
 class _SecretSet:
