@@ -8,10 +8,12 @@ traceback, no exception text, no secret reaches the client.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets as _secrets
 import traceback
-from typing import cast
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar, cast
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
@@ -36,6 +38,8 @@ from ._sanitize import SECRETS
 from ._spend import SpendRefused
 
 logger = logging.getLogger("taskgroup_mcp.tools")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _subject(group_id: str | None, run_id: str | None) -> str:
@@ -121,3 +125,24 @@ def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: st
         message = f"Internal error (reference {reference}); the details are in the server log. Call again or report it."
     # Upstream text (403/4xx messages, 422 details) may quote part of a secret: redact pieces too.
     return ToolError(SECRETS.redact_pieces(SECRETS.redact_text(message)))
+
+
+def _named(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def maps_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """The one error path of every tool body: whatever ``fn`` raises reaches the model as
+    :func:`to_tool_error` maps it, about the task group or run the call names (its
+    ``task_group_id`` or ``run_id`` argument). The signature is kept, so the SDK builds the same
+    input schema from it."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except Exception as exc:
+            group, run_id = _named(kwargs.get("task_group_id")), _named(kwargs.get("run_id"))
+            raise to_tool_error(exc, group_id=group, run_id=run_id) from None
+
+    return run

@@ -32,7 +32,7 @@ from taskgroup_mcp.client import RESERVED_METADATA_KEY
 from ._answer import answer, closing
 from ._app import app_state, client_for, long_call
 from ._budget import text_tokens
-from ._errors import to_tool_error
+from ._errors import maps_errors
 from ._models import GroupStatus
 from ._params import GroupId
 from ._read import DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS, MIN_MAX_TOKENS
@@ -97,6 +97,7 @@ class RetryEstimate(BaseModel):
     notice: str | SkipJsonSchema[None] = None
 
 
+@maps_errors
 async def read_group_rows(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -108,20 +109,17 @@ async def read_group_rows(
     """For the task-group explorer app: the group's status and one large page of its runs
     (inputs and full outputs). Not for the model: use get_task_group_results."""
     state = app_state(ctx)
-    try:
-        client = client_for(ctx)
-        position = decode_cursor(cursor, task_group_id, None) if cursor else None
-        group = await client.get_task_group(task_group_id)
+    client = client_for(ctx)
+    position = decode_cursor(cursor, task_group_id, None) if cursor else None
+    group = await client.get_task_group(task_group_id)
 
-        def shape(event: Any) -> dict[str, Any]:
-            return shape_run(event, include_input=True, reserved_key=RESERVED_METADATA_KEY)
+    def shape(event: Any) -> dict[str, Any]:
+        return shape_run(event, include_input=True, reserved_key=RESERVED_METADATA_KEY)
 
-        stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)  # pyright: ignore[reportArgumentType]
-        with long_call(ctx, "read_group_rows"):
-            async with closing(stream) as events:
-                page = await read_page(events, shape=shape, limit=limit, budget_tokens=ROWS_BUDGET_CHARS)
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)  # pyright: ignore[reportArgumentType]
+    with long_call(ctx, "read_group_rows"):
+        async with closing(stream) as events:
+            page = await read_page(events, shape=shape, limit=limit, budget_tokens=ROWS_BUDGET_CHARS)
     last = page.event_ids[-1] if page.event_ids else None
     next_cursor = encode_cursor(task_group_id, last, None) if last and not page.exhausted else None
     return answer(
@@ -138,6 +136,7 @@ async def read_group_rows(
     )
 
 
+@maps_errors
 async def estimate_retry(
     ctx: Context[Any, Any], task_group_id: GroupId
 ) -> Annotated[CallToolResult, RetryEstimate]:
@@ -145,18 +144,15 @@ async def estimate_retry(
     confirm before anything is billed. Not for the model."""
     state = app_state(ctx)
     processors: list[tuple[str, str]] = []
-    try:
-        stream = client_for(ctx).iter_results(
-            task_group_id, status="failed", include_input=True, include_output=False
-        )
-        with long_call(ctx, "estimate_retry"):
-            async with closing(stream) as events:
-                async for event in events:
-                    if event.input is not None:
-                        processors.append((event.input.processor, "processor"))
-        est = estimate(processors, state.settings)
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    stream = client_for(ctx).iter_results(
+        task_group_id, status="failed", include_input=True, include_output=False
+    )
+    with long_call(ctx, "estimate_retry"):
+        async with closing(stream) as events:
+            async for event in events:
+                if event.input is not None:
+                    processors.append((event.input.processor, "processor"))
+    est = estimate(processors, state.settings)
     confirm = math.ceil(round(est.cost_usd * 100, 6)) / 100  # whole cents, rounded up
     return answer(
         RetryEstimate(

@@ -1,4 +1,4 @@
-"""The ten tools: thin bodies over the domain functions, every failure mapped by to_tool_error."""
+"""The ten tools: thin bodies over the domain functions, every failure mapped by ``maps_errors``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from ._app import (
 )
 from ._arguments import ArgumentProblem
 from ._budget import result_tokens
-from ._errors import to_tool_error
+from ._errors import maps_errors, to_tool_error
 from ._export import export_group
 from ._follow import follow_group
 from ._groups import DEFAULT_GROUPS, MAX_GROUPS, list_groups_page
@@ -108,6 +108,7 @@ def _inputs_file_allowed(state: AppState, ctx: Context[Any, Any]) -> bool:
 # ---------------------------------------------------------------------------------- tools
 
 
+@maps_errors
 async def create_task_group(
     ctx: Context[Any, Any],
     label: Label = None,
@@ -118,13 +119,10 @@ async def create_task_group(
     Use it for a large job, then add_runs. For a small job, fan_out does everything in one call.
     Creating a group costs nothing; runs are billed when added."""
     state = app_state(ctx)
-    try:
-        client = client_for(ctx)
-        name = clean_label(label)
-        group = await client.create_task_group(metadata=group_metadata(metadata, name))
-        await journaled(ctx).created(group, name)
-    except Exception as exc:
-        raise to_tool_error(exc) from None
+    client = client_for(ctx)
+    name = clean_label(label)
+    group = await client.create_task_group(metadata=group_metadata(metadata, name))
+    await journaled(ctx).created(group, name)
     gid = group.taskgroup_id
     return answer(
         GroupCreated(
@@ -136,6 +134,7 @@ async def create_task_group(
     )
 
 
+@maps_errors
 async def add_runs(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -174,34 +173,31 @@ async def add_runs(
         dry_run=dry_run,
         confirm_cost_usd=confirm_cost_usd,
     )
-    try:
-        batch = await _plan(args, state, ctx)
-        account = _account(ctx)
-        call = call_identity(call_key, batch.run_inputs)
-        if dry_run:
-            spent = state.spend.spent(account, task_group_id, call)
-            needs = refusal(batch.estimate, None, spent=spent) is not None
-            result = dry_run_answer(task_group_id, batch, state.notice, needs_confirm=needs)
-        else:
-            client = client_for(ctx)
-            held = guard(state.spend, account, task_group_id, batch.estimate, confirm_cost_usd, call=call)
-            result = await _settled(
-                held,
+    batch = await _plan(args, state, ctx)
+    account = _account(ctx)
+    call = call_identity(call_key, batch.run_inputs)
+    if dry_run:
+        spent = state.spend.spent(account, task_group_id, call)
+        needs = refusal(batch.estimate, None, spent=spent) is not None
+        result = dry_run_answer(task_group_id, batch, state.notice, needs_confirm=needs)
+    else:
+        client = client_for(ctx)
+        held = guard(state.spend, account, task_group_id, batch.estimate, confirm_cost_usd, call=call)
+        result = await _settled(
+            held,
+            batch,
+            submit_plan(
+                client,
+                task_group_id,
                 batch,
-                submit_plan(
-                    client,
-                    task_group_id,
-                    batch,
-                    call_key=call_key,
-                    report=_reporter(ctx),
-                    notice=state.notice,
-                    heartbeat=state.settings.progress_interval_seconds,
-                    journaled=journaled(ctx),
-                    lease_wait=state.settings.wait_max_seconds,
-                ),
-            )
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+                call_key=call_key,
+                report=_reporter(ctx),
+                notice=state.notice,
+                heartbeat=state.settings.progress_interval_seconds,
+                journaled=journaled(ctx),
+                lease_wait=state.settings.wait_max_seconds,
+            ),
+        )
     return answer(result)
 
 
@@ -232,6 +228,7 @@ def _fan_out_hash(args: AddRunsArgs) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@maps_errors
 async def fan_out(
     ctx: Context[Any, Any],
     inputs: Inputs = None,
@@ -349,9 +346,9 @@ async def fan_out(
                             include_basis="none", include_input=False, max_tokens=room, notice=state.notice,
                         )  # fmt: skip
     except Exception as exc:
-        error = to_tool_error(exc, group_id=gid or None)
         if not gid:
-            raise error from None
+            raise
+        error = to_tool_error(exc, group_id=gid)
         # The group exists (and may hold paid runs): never let the model start over with fan_out.
         raise ToolError(
             f"{error} Task group {gid} was already created: continue with "
@@ -394,6 +391,7 @@ _FAN_OUT_STEP_ALLOWANCE = 700
 """The page's next_step (repeated as the answer's) may be longer than the wait's."""
 
 
+@maps_errors
 async def get_task_group_status(
     ctx: Context[Any, Any], task_group_id: GroupId
 ) -> Annotated[CallToolResult, GroupStatus]:
@@ -401,14 +399,12 @@ async def get_task_group_status(
 
     Cheap and instant. To wait for progress use wait_for_task_group instead of polling this."""
     state = app_state(ctx)
-    try:
-        group = await client_for(ctx).get_task_group(task_group_id)
-        await journaled(ctx).seen(group)
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    group = await client_for(ctx).get_task_group(task_group_id)
+    await journaled(ctx).seen(group)
     return answer(summarize(group, notice=state.notice))
 
 
+@maps_errors
 async def list_task_groups(
     ctx: Context[Any, Any],
     label: Annotated[
@@ -427,22 +423,20 @@ async def list_task_groups(
     Use it to find a group id from an earlier conversation (the API cannot list groups; this server
     remembers the ones created or read through it). Continue with next_cursor."""
     state = app_state(ctx)
-    try:
-        client = client_for(ctx) if state.client is not None else None
-        page = await list_groups_page(
-            client,
-            journaled(ctx),
-            label=label,
-            active=active,
-            cursor=cursor,
-            limit=limit,
-            notice=state.notice,
-        )
-    except Exception as exc:
-        raise to_tool_error(exc) from None
+    client = client_for(ctx) if state.client is not None else None
+    page = await list_groups_page(
+        client,
+        journaled(ctx),
+        label=label,
+        active=active,
+        cursor=cursor,
+        limit=limit,
+        notice=state.notice,
+    )
     return answer(page)
 
 
+@maps_errors
 async def wait_for_task_group(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -465,18 +459,16 @@ async def wait_for_task_group(
     state = app_state(ctx)
     wanted = state.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
     timeout = min(wanted, state.settings.wait_max_seconds)
-    try:
-        client = client_for(ctx)
-        with long_call(ctx, "wait_for_task_group"):
-            result = await follow_group(
-                client, task_group_id, timeout=timeout, until=until, cursors=state.event_cursors,
-                report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
-            )  # fmt: skip
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    client = client_for(ctx)
+    with long_call(ctx, "wait_for_task_group"):
+        result = await follow_group(
+            client, task_group_id, timeout=timeout, until=until, cursors=state.event_cursors,
+            report=_reporter(ctx), notice=state.notice, heartbeat=state.settings.progress_interval_seconds,
+        )  # fmt: skip
     return answer(result)
 
 
+@maps_errors
 async def get_task_group_results(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -510,16 +502,13 @@ async def get_task_group_results(
     cut with a note rather than failing. Continue with next_cursor until it is null; for the
     whole group in one file use export_task_group_results."""
     state = app_state(ctx)
-    try:
-        client = client_for(ctx)
-        with long_call(ctx, "get_task_group_results"):
-            budget = _page_budget(ctx, max_tokens)
-            page = await results_page(
-                client, task_group_id, cursor=cursor, limit=limit, status=status, fields=fields,
-                include_basis=include_basis, include_input=include_input, max_tokens=budget, notice=state.notice,
-            )  # fmt: skip
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    client = client_for(ctx)
+    with long_call(ctx, "get_task_group_results"):
+        budget = _page_budget(ctx, max_tokens)
+        page = await results_page(
+            client, task_group_id, cursor=cursor, limit=limit, status=status, fields=fields,
+            include_basis=include_basis, include_input=include_input, max_tokens=budget, notice=state.notice,
+        )  # fmt: skip
     return answer(page, max_tokens=budget)
 
 
@@ -534,6 +523,7 @@ def _page_budget(ctx: Context[Any, Any], max_tokens: int) -> int:
     return APP_PAGE_MAX_TOKENS if client_supports_apps(ctx) else max_tokens
 
 
+@maps_errors
 async def get_task_run(
     ctx: Context[Any, Any],
     run_id: Annotated[
@@ -547,16 +537,14 @@ async def get_task_run(
 ) -> Annotated[CallToolResult, RunDetail]:
     """One run in full: status, output, and (by default) the basis with citations."""
     state = app_state(ctx)
-    try:
-        detail = await run_detail(
-            client_for(ctx), run_id, include_basis=include_basis, include_tool_calls=include_tool_calls,
-            max_tokens=MAX_MAX_TOKENS, notice=state.notice,
-        )  # fmt: skip
-    except Exception as exc:
-        raise to_tool_error(exc, run_id=run_id) from None
+    detail = await run_detail(
+        client_for(ctx), run_id, include_basis=include_basis, include_tool_calls=include_tool_calls,
+        max_tokens=MAX_MAX_TOKENS, notice=state.notice,
+    )  # fmt: skip
     return answer(detail, max_tokens=MAX_MAX_TOKENS)
 
 
+@maps_errors
 async def export_task_group_results(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -570,15 +558,12 @@ async def export_task_group_results(
     Returns the path, a resource link (taskgroup://exports/...), the row count and an
     exactly-once check (each input present once). Use it instead of paging large groups."""
     state = app_state(ctx)
-    try:
-        client = client_for(ctx)
-        with long_call(ctx, "export_task_group_results"):
-            result = await export_group(
-                client, task_group_id, export_dir=state.settings.export_dir, fmt=format,
-                include_basis=include_basis, notice=state.notice, tenant=caller_tenant(ctx),
-            )  # fmt: skip
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    client = client_for(ctx)
+    with long_call(ctx, "export_task_group_results"):
+        result = await export_group(
+            client, task_group_id, export_dir=state.settings.export_dir, fmt=format,
+            include_basis=include_basis, notice=state.notice, tenant=caller_tenant(ctx),
+        )  # fmt: skip
     link = ResourceLink(
         type="resource_link",
         uri=result.uri,
@@ -589,6 +574,7 @@ async def export_task_group_results(
     return answer(result, extra=[link])
 
 
+@maps_errors
 async def retry_failed_runs(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -610,17 +596,14 @@ async def retry_failed_runs(
     Retries are billed runs: above the server's spend limit the call is refused with the estimate;
     confirm with confirm_cost_usd."""
     state = app_state(ctx)
-    try:
-        result = await retry_failed(
-            client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
-            settings=state.settings, report=_reporter(ctx), notice=state.notice,
-            heartbeat=state.settings.progress_interval_seconds, confirm_cost_usd=confirm_cost_usd,
-            journaled=journaled(ctx), lease_wait=state.settings.wait_max_seconds,
-            lookups=Lookups(resolver=state.resolver),
-            ledger=state.spend, account=_account(ctx),
-        )  # fmt: skip
-    except Exception as exc:
-        raise to_tool_error(exc, group_id=task_group_id) from None
+    result = await retry_failed(
+        client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
+        settings=state.settings, report=_reporter(ctx), notice=state.notice,
+        heartbeat=state.settings.progress_interval_seconds, confirm_cost_usd=confirm_cost_usd,
+        journaled=journaled(ctx), lease_wait=state.settings.wait_max_seconds,
+        lookups=Lookups(resolver=state.resolver),
+        ledger=state.spend, account=_account(ctx),
+    )  # fmt: skip
     return answer(result)
 
 
