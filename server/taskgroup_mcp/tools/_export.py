@@ -168,6 +168,13 @@ async def _export_into(
     size = await anyio.to_thread.run_sync(directory.size, name)
     target = directory.path / name
     duplicates = sum(1 for n in cids.values() if n > 1)
+    extra_runs = sum(n - 1 for n in cids.values() if n > 1)
+    step = f"Read the file at the path, or the resource {export_uri(name)}."
+    if duplicates:
+        step = (
+            f"{duplicates} inputs have more than one run ({extra_runs} extra runs, each billed); every run is "
+            "in the file, with the same key. " + step
+        )
     return ExportResult(
         task_group_id=group_id,
         path=str(target),
@@ -177,9 +184,10 @@ async def _export_into(
         bytes=size,
         distinct_inputs=len(cids),
         duplicate_inputs=duplicates,
+        duplicate_runs=extra_runs,
         runs_without_client_id=without_cid,
         exactly_once=duplicates == 0,
         content_notice=THIRD_PARTY_NOTICE,
-        next_step=f"Read the file at the path, or the resource {export_uri(name)}.",
+        next_step=step,
         notice=notice,
     )

@@ -54,6 +54,10 @@ class RunsAdded(Answer):
     failed: list[Failure] = Field(default_factory=lambda: [])
     failed_total: int = 0
     duplicates_in_call: int = Field(default=0, description="inputs repeated within this call (each kept)")
+    duplicates: int = Field(
+        default=0,
+        description="inputs of this call found on more than one run (should be 0; each extra run is billed)",
+    )
     estimate: Estimate | SkipJsonSchema[None] = None
     status: GroupStatus | SkipJsonSchema[None] = None
     dry_run: bool = False
@@ -113,6 +117,9 @@ class ExportResult(Answer):
     bytes: int
     distinct_inputs: int
     duplicate_inputs: int = Field(description="inputs present more than once (should be 0)")
+    duplicate_runs: int = Field(
+        default=0, description="runs beyond the first of each input (each one billed)"
+    )
     runs_without_client_id: int = Field(description="runs not added through this server (not checked)")
     exactly_once: bool = Field(description="every input added through this server appears exactly once")
     content_notice: str | SkipJsonSchema[None] = None

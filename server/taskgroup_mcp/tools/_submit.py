@@ -199,6 +199,15 @@ def dry_run_answer(
     )
 
 
+def duplicates_note(n: int) -> str:
+    """What to tell the caller when the audit found inputs of this call on more than one run."""
+    return (
+        f"{n} inputs of this call are in the group more than once (the same call was made at the same "
+        "moment elsewhere, e.g. by another server without a shared journal): each extra run is billed and "
+        "runs cannot be cancelled. Results show every run; export_task_group_results counts them. "
+    )
+
+
 async def submit_plan(
     client: ParallelClient,
     group_id: str,
@@ -268,6 +277,8 @@ async def submit_plan(
             f"{len(failures)} inputs were not added (see failed). Fix them and call add_runs again with the "
             "same arguments: inputs already added are not added twice. "
         ) + step
+    if result.duplicates:
+        step = duplicates_note(len(result.duplicates)) + step
     return RunsAdded(
         task_group_id=group_id,
         added=result.added,
@@ -275,6 +286,7 @@ async def submit_plan(
         failed=failures[:MAX_FAILURES_SHOWN],
         failed_total=len(failures),
         duplicates_in_call=batch.repeats,
+        duplicates=len(result.duplicates),
         estimate=batch.estimate,
         status=status,
         next_step=step,
