@@ -133,10 +133,3 @@ def cids_from_canonicals(
     key = call_key if call_key is not None else derive_call_key(default_task_spec)
     sequence = CidSequence(group_id, key)
     return [sequence.next(c) for c in canonicals]
-
-
-def tag_input(run: RunInput, cid: str) -> RunInput:
-    """A copy of ``run`` whose metadata carries ``cid`` under the reserved key."""
-    meta = dict(run.metadata or {})
-    meta[RESERVED_METADATA_KEY] = cid
-    return run.model_copy(update={"metadata": meta})
