@@ -207,7 +207,7 @@ class FlakyGets(httpx2.AsyncBaseTransport):
 
 class BadGatewayAfterCommit(httpx2.AsyncBaseTransport):
     """A load balancer that answers 502 to every ``every``-th run-creating request after the API
-    behind it committed the runs (reliability-security.md §2.3: an answered error may have applied)."""
+    behind it committed the runs (an answered error may have been applied)."""
 
     def __init__(self, inner: httpx2.AsyncBaseTransport, every: int = 3) -> None:
         self.inner = inner

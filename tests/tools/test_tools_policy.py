@@ -72,7 +72,7 @@ def _configured(url: str, **headers: str) -> Settings:
 
 
 def test_an_env_reference_in_a_configured_servers_header_is_resolved_on_the_server() -> None:
-    # Only the operator's configured servers may use references (issue 11, item 1).
+    # Only the operator's configured servers may use references.
     servers = resolve_mcp_servers(
         ["m"],
         _configured("https://mcp.example.com/mcp", Authorization="${TOKEN_X}"),

@@ -1,7 +1,7 @@
 """Exactly-once submission: one engine per call, its state its own, its collaborators explicit.
 
-Parallel has no idempotency key, so the group itself is the source of truth
-(``spec/reliability-security.md`` §2.3): every input carries a deterministic client id (cid) in
+Parallel has no idempotency key, so the group itself is the source of truth (docs/architecture.md,
+"Exactly once"): every input carries a deterministic client id (cid) in
 its metadata, and a cid is sent again only once reads of the group show it is not there::
 
     chunk ──POST──▶ answered ......... run ids recorded; reads of the group confirm them (audit)
