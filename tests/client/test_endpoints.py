@@ -10,6 +10,7 @@ from client_harness import FlakyGets, Wiretap, inputs, sandbox_client
 from taskgroup_mcp.client import (
     InternalServerError,
     NotFoundError,
+    ParallelClient,
     PermissionDeniedError,
     RequestTimeoutError,
     RetryBudget,
@@ -131,3 +132,41 @@ async def test_a_result_still_pending_raises_408_at_once_without_a_retry() -> No
             await client.get_run_result(run.run_id, timeout=0)
         assert info.value.retryable
     assert sum(1 for r in taps[0].requests if r.url.path.endswith("/result")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_client_for_another_key_keeps_every_option_and_the_pool_but_not_the_pacing() -> None:
+    options = {
+        "base_url": "http://api.test",
+        "api_prefix": "v1beta",
+        "timeout": 7.5,
+        "connect_timeout": 1.5,
+        "max_retries": 1,
+        "chunk_size": 250,
+        "concurrency": 3,
+        "requests_per_minute": 120,
+        "runs_per_minute": 600.0,
+        "settle_seconds": 2.5,
+        "max_attempts_per_chunk": 2,
+        "audit": "on_doubt",
+    }
+    async with ParallelClient(api_key="first-key", **options) as first:  # type: ignore[arg-type]
+        second = first.with_api_key("second-key")
+        seen = {
+            "base_url": second.base_url,
+            "api_prefix": second.api_prefix,
+            "timeout": second.timeout,
+            "connect_timeout": second.connect_timeout,
+            "max_retries": second.max_retries,
+            "chunk_size": second.chunk_size,
+            "concurrency": second.concurrency,
+            "requests_per_minute": second.pacer.requests_per_minute,
+            "runs_per_minute": second.pacer.runs_per_minute,
+            "settle_seconds": second.settle_seconds,
+            "max_attempts_per_chunk": second.max_attempts_per_chunk,
+            "audit": second.audit,
+        }
+        assert seen == options
+        assert second._http is first._http  # pyright: ignore[reportPrivateUsage]
+        assert second.pacer is not first.pacer and second.retry_budget is not first.retry_budget
+        assert second._headers()["x-api-key"] == "second-key"  # pyright: ignore[reportPrivateUsage]

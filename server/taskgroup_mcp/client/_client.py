@@ -6,7 +6,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import anyio
 import httpx2
@@ -81,6 +81,23 @@ def _run_tags(batch: list[dict[str, Any]], key: str) -> list[RunTag]:
     return tags
 
 
+class _Options(TypedDict):
+    """What a client is made with besides its key and connection pool (see :meth:`ParallelClient.with_api_key`)."""
+
+    base_url: str
+    api_prefix: Literal["v1", "v1beta"]
+    timeout: float
+    connect_timeout: float
+    max_retries: int
+    chunk_size: int
+    concurrency: int
+    requests_per_minute: int
+    runs_per_minute: float | None
+    settle_seconds: float
+    max_attempts_per_chunk: int
+    audit: Literal["always", "on_doubt"]
+
+
 class ParallelClient:
     """An async client for Parallel's Task and Task Group API.
 
@@ -148,6 +165,21 @@ class ParallelClient:
         self.memory = SubmitMemory()
         self._rng = random.Random(seed)
         self._redact = Redactor([self._key.get_secret_value()])
+        self._options: _Options = {
+            "base_url": self.base_url,
+            "api_prefix": api_prefix,
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "max_retries": max_retries,
+            "chunk_size": chunk_size,
+            "concurrency": concurrency,
+            "requests_per_minute": requests_per_minute,
+            "runs_per_minute": runs_per_minute,
+            "settle_seconds": settle_seconds,
+            "max_attempts_per_chunk": max_attempts_per_chunk,
+            "audit": audit,
+        }
+        """The options this client was made with: :meth:`with_api_key` makes another from them."""
         self._owns_http = http_client is None
         self._http = http_client or httpx2.AsyncClient(
             base_url=self.base_url,
@@ -183,22 +215,7 @@ class ParallelClient:
         close the shared pool; close the original.
         """
         other = ParallelClient(
-            api_key=api_key,
-            base_url=self.base_url,
-            api_prefix=self.api_prefix,
-            timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            max_retries=self.max_retries,
-            chunk_size=self.chunk_size,
-            concurrency=self.concurrency,
-            requests_per_minute=self.pacer.requests_per_minute,
-            runs_per_minute=self.pacer.runs_per_minute,
-            settle_seconds=self.settle_seconds,
-            max_attempts_per_chunk=self.max_attempts_per_chunk,
-            audit=self.audit,
-            backoff=self.backoff,
-            journal=self.journal,
-            http_client=self._http,
+            api_key, **self._options, backoff=self.backoff, journal=self.journal, http_client=self._http
         )
         other.memory = self.memory
         return other
