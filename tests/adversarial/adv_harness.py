@@ -23,7 +23,8 @@ from mcp.server import MCPServer
 from taskgroup_mcp.client import Backoff, ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig, StreamingASGITransport
+from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
+from taskgroup_mcp.sandbox._transport import StreamingASGITransport
 from taskgroup_mcp.tools import build_server
 
 LONG = os.environ.get("TASKGROUP_MCP_LONG_TESTS") == "1"

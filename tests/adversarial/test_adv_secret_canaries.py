@@ -29,7 +29,8 @@ from pydantic import SecretStr
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.commands.http import build_http_app, uvicorn_config
-from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig, StreamingASGITransport
+from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
+from taskgroup_mcp.sandbox._transport import StreamingASGITransport
 from taskgroup_mcp.tools import build_server
 
 pytestmark = pytest.mark.anyio

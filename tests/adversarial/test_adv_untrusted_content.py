@@ -22,7 +22,7 @@ from adv_canary import serving
 from adv_harness import api_settings, data_of, everything_of, mcp_client, new_sandbox, text_of
 from mcp.server import MCPServer
 
-from taskgroup_mcp.tools import THIRD_PARTY_NOTICE
+from taskgroup_mcp.tools._sanitize import THIRD_PARTY_NOTICE
 
 pytestmark = pytest.mark.anyio
 

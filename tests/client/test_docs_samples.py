@@ -17,13 +17,8 @@ import httpx2
 import pydantic
 import pytest
 
-from taskgroup_mcp.client import (
-    APIResponseValidationError,
-    Outcome,
-    ParallelClient,
-    ParallelError,
-    classify,
-)
+from taskgroup_mcp.client import APIResponseValidationError, ParallelClient, ParallelError
+from taskgroup_mcp.client._classify import Outcome, classify
 from taskgroup_mcp.wire import TaskRunJsonOutput, TaskRunOutput, TaskRunTextOutput
 
 pytestmark = pytest.mark.anyio

@@ -13,15 +13,13 @@ from taskgroup_mcp.client import (
     APITimeoutError,
     AuthenticationError,
     InternalServerError,
-    Outcome,
     ParallelError,
     RateLimitError,
-    Redactor,
     UnprocessableEntityError,
-    classify,
-    parse_retry_after,
 )
-from taskgroup_mcp.client._errors import error_from_response
+from taskgroup_mcp.client._classify import Outcome, classify
+from taskgroup_mcp.client._errors import error_from_response, parse_retry_after
+from taskgroup_mcp.client._redact import Redactor
 
 CANARY = "sk-canary-4f9d2c1b7e"
 

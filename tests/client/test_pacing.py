@@ -6,9 +6,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from taskgroup_mcp.client import Backoff, Pacer, RetryBudget, TokenBucket
+from taskgroup_mcp.client import Backoff, RetryBudget
 from taskgroup_mcp.client._limit import AdaptiveLimit
-from taskgroup_mcp.client._pacing import SlidingWindow
+from taskgroup_mcp.client._pacing import Pacer, SlidingWindow, TokenBucket
 
 
 @pytest.mark.anyio

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from taskgroup_mcp.sandbox import CITATION_BASE, SANDBOX_NOTE, ManualClock, Sandbox
-from taskgroup_mcp.sandbox._outputs import _Rand, value_for  # pyright: ignore[reportPrivateUsage]
+from taskgroup_mcp.sandbox import ManualClock, Sandbox
+from taskgroup_mcp.sandbox._outputs import CITATION_BASE, SANDBOX_NOTE, _Rand, value_for  # pyright: ignore[reportPrivateUsage]
 from taskgroup_mcp.wire import TaskRunJsonOutput, TaskRunResult, TaskRunTextOutput
 
 from .conftest import api, run_input

@@ -8,8 +8,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from taskgroup_mcp.sandbox import ManualClock, MemoryStore, Sandbox, SandboxConfig, Store, open_store
+from taskgroup_mcp.sandbox import ManualClock, Sandbox, SandboxConfig, open_store
+from taskgroup_mcp.sandbox._memory import MemoryStore
 from taskgroup_mcp.sandbox._records import EventRecord, GroupRecord, RunRecord
+from taskgroup_mcp.sandbox._store import Store
 from taskgroup_mcp.wire import RunInput
 
 from .conftest import add, api, new_group, run_input, sse_events

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.sandbox import StreamingASGITransport
+from taskgroup_mcp.sandbox._transport import StreamingASGITransport
 from taskgroup_mcp.tools import build_server
 
 BASE_URL = "http://hostile-upstream.invalid"

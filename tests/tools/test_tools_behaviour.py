@@ -18,7 +18,9 @@ from taskgroup_mcp.client import Backoff, ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
-from taskgroup_mcp.tools import NO_KEY_MESSAGE, SANDBOX_NOTICE, AppState, build_server, client_for
+from taskgroup_mcp.tools import NO_KEY_MESSAGE, build_server
+from taskgroup_mcp.tools._app import AppState, client_for
+from taskgroup_mcp.tools._sanitize import SANDBOX_NOTICE
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
-from taskgroup_mcp.tools import estimate_tokens
 from taskgroup_mcp.tools._budget import result_tokens
+from taskgroup_mcp.tools._shaping import estimate_tokens
 
 pytestmark = pytest.mark.anyio
 

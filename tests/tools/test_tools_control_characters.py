@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 from hostile_upstream import ERROR_GROUP, GROUP, Upstream, hostile_client
 
-from taskgroup_mcp.tools import sanitize, strip_invisible
+from taskgroup_mcp.tools._sanitize import sanitize, strip_invisible
 
 HOSTILE = (
     "Acme\x1b[2J\x1b[31mRED\x1b[0m\x07 bell\x00nul back\x08space del\x7f c1\x85\x9b1m "

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from taskgroup_mcp import wire
-from taskgroup_mcp.tools import follow_group
+from taskgroup_mcp.tools._follow import follow_group
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,8 @@ from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.config import NamedMcpServer, Settings
 from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
-from taskgroup_mcp.tools import ArgumentProblem, build_server, check_url, resolve_mcp_servers
+from taskgroup_mcp.tools import ArgumentProblem, build_server
+from taskgroup_mcp.tools._forwarding import check_url, resolve_mcp_servers
 from taskgroup_mcp.tools._hosts import Lookups, parse
 
 STRICT = Settings()

@@ -12,13 +12,9 @@ import pytest
 from mcp import Client
 
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.tools import (
-    NO_KEY_MESSAGE,
-    SANDBOX_NOTICE,
-    THIRD_PARTY_NOTICE,
-    build_server,
-    estimate_tokens,
-)
+from taskgroup_mcp.tools import NO_KEY_MESSAGE, build_server
+from taskgroup_mcp.tools._sanitize import SANDBOX_NOTICE, THIRD_PARTY_NOTICE
+from taskgroup_mcp.tools._shaping import estimate_tokens
 
 pytestmark = pytest.mark.anyio
 MODES = pytest.mark.parametrize("mode", ["auto", "legacy"])

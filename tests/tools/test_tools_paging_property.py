@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskgroup_mcp import wire
-from taskgroup_mcp.tools import estimate_tokens as tokens
-from taskgroup_mcp.tools import read_page, shape_run
+from taskgroup_mcp.tools._shaping import estimate_tokens as tokens
+from taskgroup_mcp.tools._shaping import read_page, shape_run
 
 
 def _event(i: int, size: int) -> wire.TaskRunEvent:

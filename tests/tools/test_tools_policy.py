@@ -7,15 +7,10 @@ from pydantic import SecretStr
 
 from taskgroup_mcp import wire
 from taskgroup_mcp.config import NamedMcpServer, Settings
-from taskgroup_mcp.tools import (
-    ArgumentProblem,
-    SpendRefused,
-    check_url,
-    estimate,
-    refusal,
-    resolve_mcp_servers,
-)
+from taskgroup_mcp.tools import ArgumentProblem
+from taskgroup_mcp.tools._forwarding import check_url, resolve_mcp_servers
 from taskgroup_mcp.tools._hosts import Lookups
+from taskgroup_mcp.tools._spend import SpendRefused, estimate, refusal
 
 STRICT = Settings()
 LOOSE = Settings(allow_http_mcp_urls=True, allow_private_mcp_urls=True)

@@ -9,20 +9,15 @@ from typing import Any
 import pytest
 
 from taskgroup_mcp import wire
-from taskgroup_mcp.tools import (
-    SANDBOX_NOTICE,
-    SECRETS,
-    ArgumentProblem,
+from taskgroup_mcp.tools import SECRETS, ArgumentProblem, install_log_redaction, summarize
+from taskgroup_mcp.tools._sanitize import SANDBOX_NOTICE, sanitize, strip_invisible
+from taskgroup_mcp.tools._shaping import (
     decode_cursor,
     encode_cursor,
     estimate_tokens,
     fit,
-    install_log_redaction,
     read_page,
-    sanitize,
     shape_run,
-    strip_invisible,
-    summarize,
 )
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from taskgroup_mcp.config import Settings
-from taskgroup_mcp.tools import ArgumentProblem, estimate, refusal
-from taskgroup_mcp.tools._spend import SpendLedger, guard
+from taskgroup_mcp.tools import ArgumentProblem
+from taskgroup_mcp.tools._spend import SpendLedger, estimate, guard, refusal
 
 pytestmark = pytest.mark.anyio
 LIMIT = 0.05

@@ -12,19 +12,21 @@ import parallel.types.task_group_add_runs_params as sdk_add_runs_params
 import pytest
 
 from taskgroup_mcp.wire import (
-    MAX_INPUT_AND_SPEC_CHARS,
-    MAX_INPUTS_PER_REQUEST,
     MAX_MCP_SERVERS_PER_RUN,
-    MAX_SOURCE_POLICY_DOMAINS,
-    MAX_SPEC_CHARS,
-    METADATA_KEY_MAX_CHARS,
-    METADATA_VALUE_MAX_CHARS,
     McpServer,
     RunInput,
     SourcePolicy,
     TaskSpec,
     add_runs_violations,
     run_input_violations,
+)
+from taskgroup_mcp.wire._limits import (
+    MAX_INPUT_AND_SPEC_CHARS,
+    MAX_INPUTS_PER_REQUEST,
+    MAX_SOURCE_POLICY_DOMAINS,
+    MAX_SPEC_CHARS,
+    METADATA_KEY_MAX_CHARS,
+    METADATA_VALUE_MAX_CHARS,
 )
 
 

@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from taskgroup_mcp.wire import (
-    MAX_SCHEMA_DEPTH,
-    UNSUPPORTED_KEYWORDS,
-    TaskSpec,
-    output_schema_violations,
-    schema_problems,
-)
+from taskgroup_mcp.wire import TaskSpec, output_schema_violations, schema_problems
+from taskgroup_mcp.wire._schema_rules import MAX_SCHEMA_DEPTH, UNSUPPORTED_KEYWORDS
 
 
 def _obj(**props: Any) -> dict[str, Any]:

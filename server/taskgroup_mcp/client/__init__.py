@@ -32,8 +32,7 @@ The error tree (every exception has ``retryable``; status errors carry ``status_
 (The full drawing with meanings is in ``_errors.py``.)
 """
 
-from ._cid import RESERVED_METADATA_KEY, canonical_input, derive_cids
-from ._classify import Outcome, classify
+from ._cid import RESERVED_METADATA_KEY, derive_cids
 from ._client import ParallelClient
 from ._engine import NoJournal, SubmitJournal
 from ._errors import (
@@ -56,11 +55,8 @@ from ._errors import (
     RateLimitError,
     RequestTimeoutError,
     UnprocessableEntityError,
-    parse_retry_after,
 )
-from ._features import betas_for
-from ._pacing import Pacer, TokenBucket
-from ._redact import Redactor, secret_forms
+from ._redact import secret_forms
 from ._retry import Backoff, RetryBudget
 from ._submit import SubmitFailure, SubmitResult
 
@@ -81,25 +77,17 @@ __all__ = [
     "InternalServerError",
     "NoJournal",
     "NotFoundError",
-    "Outcome",
-    "Pacer",
     "ParallelClient",
     "ParallelError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
-    "Redactor",
     "RequestTimeoutError",
     "RetryBudget",
     "SubmitFailure",
     "SubmitJournal",
     "SubmitResult",
-    "TokenBucket",
     "UnprocessableEntityError",
-    "betas_for",
-    "canonical_input",
-    "classify",
     "derive_cids",
-    "parse_retry_after",
     "secret_forms",
 ]

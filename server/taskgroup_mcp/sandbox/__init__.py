@@ -19,29 +19,19 @@ Modules: ``_routes`` (endpoints, SSE), ``_edge`` (log line, stats, connection dr
 """
 
 from ._clock import Clock, ManualClock, SystemClock
-from ._config import DEFAULT_WEBHOOK_SECRET, SandboxConfig
+from ._config import SandboxConfig
 from ._divergences import DIVERGENCES, Divergence
 from ._faults import Faults
-from ._memory import MemoryStore
-from ._outputs import CITATION_BASE, SANDBOX_NOTE
 from ._sandbox import Sandbox, open_store
-from ._store import Store
-from ._transport import StreamingASGITransport
 
 __all__ = [
-    "CITATION_BASE",
-    "DEFAULT_WEBHOOK_SECRET",
     "DIVERGENCES",
-    "SANDBOX_NOTE",
     "Clock",
     "Divergence",
     "Faults",
     "ManualClock",
-    "MemoryStore",
     "Sandbox",
     "SandboxConfig",
-    "Store",
-    "StreamingASGITransport",
     "SystemClock",
     "open_store",
 ]

@@ -7,7 +7,6 @@ package, never from its private modules.
 from ._base import WireModel
 from ._errors import ErrorResponse, ValidationErrorItem, ValidationErrorResponse
 from ._events import (
-    PROGRESS_MSG_PREFIX,
     ErrorEvent,
     Event,
     GenericEvent,
@@ -25,23 +24,15 @@ from ._group import (
     TaskGroupRunResponse,
     TaskGroupStatus,
 )
-from ._json import JsonArray, JsonObject, is_array, is_object, member
+from ._json import is_array, is_object, member
 from ._limits import (
     GROUP_EVENTS_STREAM_MAX_SECONDS,
-    MAX_INPUT_AND_SPEC_CHARS,
-    MAX_INPUTS_PER_REQUEST,
     MAX_MCP_SERVERS_PER_RUN,
-    MAX_SOURCE_POLICY_DOMAINS,
-    MAX_SPEC_CHARS,
-    METADATA_KEY_MAX_CHARS,
-    METADATA_VALUE_MAX_CHARS,
     RESULT_DEFAULT_TIMEOUT_SECONDS,
     RUN_EVENTS_STREAM_MAX_SECONDS,
     TASK_CREATION_RATE_PER_MINUTE,
     LimitViolation,
     add_runs_violations,
-    is_iso_date,
-    json_chars,
     metadata_violations,
     run_input_violations,
 )
@@ -61,8 +52,6 @@ from ._run import (
     AdvancedSettings,
     ErrorObject,
     McpServer,
-    Metadata,
-    MetadataValue,
     RunInput,
     RunStatus,
     SourcePolicy,
@@ -70,18 +59,8 @@ from ._run import (
     Warning,
     Webhook,
 )
-from ._schema_rules import (
-    BASIS_FIELD_NAMES,
-    MAX_SCHEMA_DEPTH,
-    MAX_SCHEMA_ENUM_VALUES,
-    MAX_SCHEMA_PROPERTIES,
-    MAX_SCHEMA_STRING_CHARS,
-    UNSUPPORTED_KEYWORDS,
-    SchemaProblem,
-    output_schema_violations,
-    schema_problems,
-)
-from ._spec import AutoSchema, InputSchema, JsonSchema, OutputSchema, TaskSpec, TextSchema
+from ._schema_rules import SchemaProblem, output_schema_violations, schema_problems
+from ._spec import AutoSchema, JsonSchema, TaskSpec, TextSchema
 from ._webhook import WebhookPayload, sign_webhook, verify_webhook
 
 BETA_MCP_SERVERS = "mcp-server-2025-07-17"
@@ -91,30 +70,17 @@ BETA_FIELD_BASIS = "field-basis-2025-11-25"
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
-    "BASIS_FIELD_NAMES",
     "BETA_EVENTS_SSE",
     "BETA_FIELD_BASIS",
     "BETA_MCP_SERVERS",
     "BETA_WEBHOOK",
     "GROUP_EVENTS_STREAM_MAX_SECONDS",
-    "MAX_INPUTS_PER_REQUEST",
-    "MAX_INPUT_AND_SPEC_CHARS",
     "MAX_MCP_SERVERS_PER_RUN",
-    "MAX_SCHEMA_DEPTH",
-    "MAX_SCHEMA_ENUM_VALUES",
-    "MAX_SCHEMA_PROPERTIES",
-    "MAX_SCHEMA_STRING_CHARS",
-    "MAX_SOURCE_POLICY_DOMAINS",
-    "MAX_SPEC_CHARS",
-    "METADATA_KEY_MAX_CHARS",
-    "METADATA_VALUE_MAX_CHARS",
     "PROCESSORS",
-    "PROGRESS_MSG_PREFIX",
     "RESULT_DEFAULT_TIMEOUT_SECONDS",
     "RUN_EVENTS_STREAM_MAX_SECONDS",
     "RUN_STATUSES",
     "TASK_CREATION_RATE_PER_MINUTE",
-    "UNSUPPORTED_KEYWORDS",
     "AdvancedSettings",
     "AutoSchema",
     "Citation",
@@ -124,16 +90,10 @@ __all__ = [
     "Event",
     "FieldBasis",
     "GenericEvent",
-    "InputSchema",
-    "JsonArray",
-    "JsonObject",
     "JsonSchema",
     "LimitViolation",
     "McpServer",
     "McpToolCall",
-    "Metadata",
-    "MetadataValue",
-    "OutputSchema",
     "Processor",
     "RunInput",
     "RunStatus",
@@ -165,9 +125,7 @@ __all__ = [
     "add_runs_violations",
     "get_processor",
     "is_array",
-    "is_iso_date",
     "is_object",
-    "json_chars",
     "member",
     "metadata_violations",
     "output_schema_violations",
