@@ -54,6 +54,36 @@ async def test_group_events_cut_at_random_points_deliver_every_completion_exactl
 
 
 @pytest.mark.anyio
+async def test_group_events_of_a_finished_group_closed_mid_replay_deliver_every_completion() -> None:
+    """A fresh stream opens with the group's status now (inactive here), then replays every
+    completion: a close by the server mid-replay is not the end, whatever that status said."""
+    taps: list[Wiretap] = []
+    armed = [False]
+
+    def cut(request: httpx2.Request) -> bool:
+        return armed[0] and _is_group_events(request)
+
+    def tap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        taps.append(Wiretap(inner, cut=cut, mean_cut_bytes=2_000, seed=5, clean=True))
+        return taps[0]
+
+    async with sandbox_client(seed=5, speed=1_000.0, transport=tap) as (_, client):
+        group = await client.create_task_group()
+        result = await client.submit(group.taskgroup_id, inputs(300))
+        with anyio.fail_after(30):
+            async for _ in client.group_events(group.taskgroup_id):  # uncut, to the group's end
+                pass
+            armed[0] = True
+            events = [e async for e in client.group_events(group.taskgroup_id)]
+    completions = Counter(e.run.run_id for e in events if isinstance(e, TaskRunEvent))
+    assert set(completions) == set(result.run_ids.values())
+    assert max(completions.values()) == 1
+    statuses = [e for e in events if isinstance(e, TaskGroupStatusEvent)]
+    assert not statuses[0].status.is_active  # the opening snapshot: already finished
+    assert taps[0].cuts >= 10
+
+
+@pytest.mark.anyio
 async def test_the_runs_stream_cut_at_random_points_yields_each_run_once() -> None:
     taps: list[Wiretap] = []
 

@@ -413,8 +413,9 @@ class ParallelClient:
         """The group's events (status changes, run completions) as they happen.
 
         Resumes from the last ``event_id`` after a dropped connection, drops duplicates, and
-        reconnects when the server closes the stream while the group is still active (the API
-        closes it after an hour). With ``timeout`` it ends after about that many seconds.
+        reconnects when the server closes the stream before its end (the API closes it after an
+        hour): the end is an inactive group status after the events, or a connection with nothing
+        new while the group is inactive. With ``timeout`` it ends after about that many seconds.
         """
         return self._group_events(group_id, last_event_id, timeout)
 
@@ -422,7 +423,12 @@ class ParallelClient:
         self, group_id: str, last_event_id: str | None, seconds: float | None
     ) -> AsyncIterator[Event]:
         deadline = None if seconds is None else anyio.current_time() + seconds
-        active: list[bool | None] = [None]
+        # After a planned close: `ended` when the last event was an inactive status in stream
+        # order; `news` when that connection delivered anything. A status that opens a
+        # connection is the group's state now (a snapshot), placed before the events a fresh
+        # stream replays: an inactive snapshot does not mean the replay after it was read.
+        ended, news = [False], [False]
+        connection = [0]
         completed: set[tuple[str, str]] = set()
 
         def query() -> dict[str, str]:
@@ -431,9 +437,12 @@ class ParallelClient:
             return {"timeout": f"{max(0.0, deadline - anyio.current_time()):.3f}"}
 
         async def follow() -> bool:
-            if active[0] is None:
-                return (await self.get_task_group(group_id)).status.is_active
-            return active[0]
+            had_news, news[0] = news[0], False
+            if ended[0]:
+                return False
+            if had_news:
+                return True  # more may come after the cursor: the next connection resumes there
+            return (await self.get_task_group(group_id)).status.is_active
 
         stream = ResumableStream(
             self._open(self._group_path(group_id, "events")),
@@ -445,10 +454,12 @@ class ParallelClient:
             deadline=deadline,
         )
         async for raw in stream:
+            opens = stream.connections != connection[0]
+            connection[0] = stream.connections
+            news[0] = True
             event = parse_event(raw)
-            if isinstance(event, TaskGroupStatusEvent):
-                active[0] = event.status.is_active
-            elif isinstance(event, TaskRunEvent):
+            ended[0] = isinstance(event, TaskGroupStatusEvent) and not opens and not event.status.is_active
+            if isinstance(event, TaskRunEvent):
                 key = (event.run.run_id, event.run.status)
                 if key in completed:
                     continue
