@@ -105,7 +105,7 @@ async def _drive(tools: dict[str, BaseTool]) -> dict[str, Any]:
         "results": len(keys),
         "distinct_results": len(set(keys)),
         "export_rows": exported["rows"],
-        "exactly_once": exported["exactly_once"] is True,
+        "exactly_once": exported["no_duplicates"] is True and not exported.get("missing_inputs"),
     }
 
 

@@ -109,7 +109,7 @@ async def fan_out(server: MCPServer) -> FanOut:
         await server.call_tool("export_task_group_results", {"task_group_id": done.group_id, "format": "csv"})
     )
     done.export_rows = exported["rows"]
-    done.export_exactly_once = exported["exactly_once"] is True
+    done.export_exactly_once = exported["no_duplicates"] is True and not exported.get("missing_inputs")
     return done
 
 

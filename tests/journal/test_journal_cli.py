@@ -81,7 +81,7 @@ async def test_the_command_line_lists_shows_prints_and_exports_what_the_servers_
     exported = cli(env, "export", gid, "--to", str(target), "--sandbox", "--json")
     assert exported.returncode == 0, exported.stderr
     report = json.loads(exported.stdout)
-    assert (report["rows"], report["exactly_once"], report["path"]) == (3, True, str(target))
+    assert (report["rows"], report["no_duplicates"], report["path"]) == (3, True, str(target))
     assert len(list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))) == 3
     assert [p.name for p in target.parent.iterdir()] == ["acme.csv"], "no staging file is left behind"
 

@@ -70,7 +70,7 @@ async def test_inputs_another_process_added_again_are_reported_by_add_runs_and_t
     sandbox.close()
     assert (again["added"], again["already_present"], again["duplicates"]) == (0, 3, 3), again
     assert "more than once" in again["next_step"] and "billed" in again["next_step"]
-    assert (export["duplicate_inputs"], export["duplicate_runs"], export["exactly_once"]) == (3, 3, False)
+    assert (export["duplicate_inputs"], export["duplicate_runs"], export["no_duplicates"]) == (3, 3, False)
     assert "3 extra runs" in export["next_step"]
 
 

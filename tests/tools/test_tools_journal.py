@@ -15,6 +15,7 @@ from mcp import Client
 
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import open_journal
 from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
 from taskgroup_mcp.tools import build_server
 
@@ -196,3 +197,34 @@ async def test_with_a_corrupt_journal_the_tools_keep_working_and_say_so(tmp_path
     assert "journal" in listing.lower() and "TASKGROUP_MCP_STATE_DIR" in listing
     assert "Traceback" not in listing and "Traceback" not in added["notice"]
     sandbox.close()
+
+
+async def test_the_export_counts_inputs_the_journal_saw_sent_that_have_no_run_in_the_group(
+    tmp_path: Path,
+) -> None:
+    sandbox = Sandbox(SandboxConfig(speed=2_000.0, seed=19))
+    settings = api_settings(tmp_path)
+    without_journal = api_settings(tmp_path / "off", state=False)
+    async with sandbox:
+        async with server_on(settings, sandbox) as client:
+            gid = data(await client.call_tool("create_task_group", {}))["task_group_id"]
+            data(
+                await client.call_tool(
+                    "add_runs", {"task_group_id": gid, "inputs": ["Hooli", "Acme", "Initech"]}
+                )
+            )
+            complete = data(await client.call_tool("export_task_group_results", {"task_group_id": gid}))
+            # A request written ahead whose runs never landed (the process died before sending it).
+            journal = open_journal(settings)
+            assert journal is not None
+            await journal.start()
+            assert await journal.write_ahead(API, gid, "lost-call", ["cid-lost-1", "cid-lost-2"])
+            await journal.close()
+            short = data(await client.call_tool("export_task_group_results", {"task_group_id": gid}))
+        async with server_on(without_journal, sandbox) as client:
+            unknown = data(await client.call_tool("export_task_group_results", {"task_group_id": gid}))
+    sandbox.close()
+    assert (complete["rows"], complete["no_duplicates"], complete["missing_inputs"]) == (3, True, 0)
+    assert (short["rows"], short["no_duplicates"], short["missing_inputs"]) == (3, True, 2)
+    assert "2 inputs this server sent have no run" in short["next_step"]
+    assert "missing_inputs" not in unknown and unknown["no_duplicates"] is True

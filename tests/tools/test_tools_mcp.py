@@ -166,7 +166,7 @@ async def test_status_wait_results_run_and_export_work_on_one_group(sandbox: Any
             "export_task_group_results", {"task_group_id": gid, "format": "jsonl"}
         )
         data = _data(export)
-        assert data["rows"] == 5 and data["exactly_once"] is True and data["distinct_inputs"] == 5
+        assert data["rows"] == 5 and data["no_duplicates"] is True and data["distinct_inputs"] == 5
         link = export.content[1]
         assert link.type == "resource_link" and str(link.uri) == data["uri"]
         read = await client.read_resource(data["uri"])

@@ -143,7 +143,7 @@ async def test_taskgroup_mcp_sandbox_over_stdio_fans_out_waits_pages_and_exports
     assert progress and progress[-1][0] == progress[-1][1] == 20
     assert calls, "the forwarded MCP server was never called"
     assert run.structured_content["mcp_tool_calls"][0]["server_name"] == "lookup"  # type: ignore[index]
-    assert exported["rows"] == 20 and exported["exactly_once"] is True
+    assert exported["rows"] == 20 and exported["no_duplicates"] is True
     text = await anyio.Path(exported["path"]).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert len(rows) == 20 and {"key", "run_id", "status", "output.hq", "output.employees"} <= set(rows[0])

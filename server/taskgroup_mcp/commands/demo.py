@@ -234,7 +234,8 @@ async def _drive(
     )
     report.export_path = str(exported["path"])
     report.export_rows = int(exported["rows"])
-    report.exactly_once = bool(exported.get("exactly_once"))
+    # Every row present (checked against the count in _judge), none twice, none of those sent missing.
+    report.exactly_once = exported.get("no_duplicates") is True and not exported.get("missing_inputs")
     out.step(8, "export_task_group_results (CSV):")
     out.block(
         [

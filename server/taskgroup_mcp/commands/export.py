@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
             result = await export_group(
                 ctx.client, args.group, export_dir=target.parent, fmt=fmt, include_basis="none", notice=None,
                 name=target.name, on_row=on_row,
+                sent=await ctx.journal.group_sent_ids(ctx.scope.api, args.group) if ctx.journal else None,
             )  # fmt: skip
         finally:
             if bar is not None:
@@ -51,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
             json_out(data)
         else:
             check = (
-                "each input exactly once"
-                if result.exactly_once
-                else f"{result.duplicate_inputs} inputs duplicated"
+                "no input twice" if result.no_duplicates else f"{result.duplicate_inputs} inputs duplicated"
             )
+            if result.missing_inputs:
+                check += f", {result.missing_inputs} sent inputs missing"
             sys.stdout.write(f"wrote {result.rows} runs to {result.path} ({result.bytes:,} bytes; {check})\n")
         return EXIT_OK
 

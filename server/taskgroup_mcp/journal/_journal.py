@@ -405,6 +405,21 @@ class Journal:
         except JournalError:
             return {}
 
+    async def group_sent_ids(self, api: str, group_id: str) -> set[str] | None:
+        """Every client id still recorded as sent to the group, by any call; None when the journal
+        cannot answer. Ids older than the retention window are pruned, so this is a lower bound."""
+
+        async def read(tx: Any) -> set[str]:
+            rows = await tx.fetchall(
+                "SELECT cid FROM tg_sent WHERE api = ? AND group_id = ?", (api, group_id)
+            )
+            return {str(r[0]) for r in rows}
+
+        try:
+            return await self._read(read)
+        except JournalError:
+            return None
+
     async def write_ahead(self, api: str, group_id: str, call_key: str, cids: Sequence[str]) -> bool:
         """Before a request carrying ``cids`` is sent: from now on they may exist in the group."""
         now = time.time()

@@ -1,4 +1,5 @@
-"""Export a whole group to JSONL or CSV under the export directory, with an exactly-once check.
+"""Export a whole group to JSONL or CSV under the export directory, counting duplicated and
+missing inputs.
 
 Files live in the caller's scope of the export directory (``_export_files``: one directory per
 tenant in per-request-key mode, 0700 directories, 0600 files, no link ever followed).
@@ -10,7 +11,7 @@ import csv
 import json
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -94,10 +95,12 @@ async def export_group(
     tenant: str | None = None,
     name: str | None = None,
     on_row: Callable[[int], Awaitable[None]] | None = None,
+    sent: Collection[str] | None = None,
 ) -> ExportResult:
     """Stream every run of the group to a file in ``tenant``'s scope (None: the operator's);
     count each input (by its client id) once. ``name``: the file's name (default: the group id and
-    a time stamp); ``on_row``: told the rows written so far, every few hundred and at the end."""
+    a time stamp); ``on_row``: told the rows written so far, every few hundred and at the end;
+    ``sent``: the client ids this server recorded sending (the journal's), to count those missing."""
     try:
         directory = await anyio.to_thread.run_sync(lambda: ExportDir.open(export_dir, tenant, create=True))
     except ExportDirError as exc:
@@ -106,7 +109,7 @@ async def export_group(
     with directory:
         return await _export_into(
             directory, client, group_id, fmt=fmt, include_basis=include_basis, notice=notice, name=name,
-            on_row=on_row,
+            on_row=on_row, sent=sent,
         )  # fmt: skip
 
 
@@ -120,6 +123,7 @@ async def _export_into(
     notice: str | None,
     name: str | None,
     on_row: Callable[[int], Awaitable[None]] | None,
+    sent: Collection[str] | None,
 ) -> ExportResult:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     name = name or f"{_SAFE.sub('_', group_id)}-{stamp}.{fmt}"
@@ -169,7 +173,13 @@ async def _export_into(
     target = directory.path / name
     duplicates = sum(1 for n in cids.values() if n > 1)
     extra_runs = sum(n - 1 for n in cids.values() if n > 1)
+    missing = None if sent is None else sum(1 for cid in sent if cid not in cids)
     step = f"Read the file at the path, or the resource {export_uri(name)}."
+    if missing:
+        step = (
+            f"{missing} inputs this server sent have no run in the group; the same add_runs call again (same "
+            "inputs and call_key) adds only those. " + step
+        )
     if duplicates:
         step = (
             f"{duplicates} inputs have more than one run ({extra_runs} extra runs, each billed); every run is "
@@ -186,7 +196,8 @@ async def _export_into(
         duplicate_inputs=duplicates,
         duplicate_runs=extra_runs,
         runs_without_client_id=without_cid,
-        exactly_once=duplicates == 0,
+        no_duplicates=duplicates == 0,
+        missing_inputs=missing,
         content_notice=THIRD_PARTY_NOTICE,
         next_step=step,
         notice=notice,

@@ -95,6 +95,12 @@ class Journaled:
     def notice(self) -> str | None:
         return self.journal.notice if self.journal is not None else None
 
+    async def sent_ids(self, group_id: str) -> set[str] | None:
+        """The client ids this server recorded sending to the group; None without a journal."""
+        if self.journal is None:
+            return None
+        return await self.journal.group_sent_ids(self.scope.api, group_id)
+
     async def created(self, group: wire.TaskGroup, label: str | None) -> None:
         if self.journal is not None:
             await self.journal.record_group(

@@ -121,7 +121,11 @@ class ExportResult(Answer):
         default=0, description="runs beyond the first of each input (each one billed)"
     )
     runs_without_client_id: int = Field(description="runs not added through this server (not checked)")
-    exactly_once: bool = Field(description="every input added through this server appears exactly once")
+    no_duplicates: bool = Field(description="no input added through this server appears more than once")
+    missing_inputs: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="inputs this server recorded sending that have no run in the group (absent without a journal)",
+    )
     content_notice: str | SkipJsonSchema[None] = None
 
 

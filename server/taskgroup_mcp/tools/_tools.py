@@ -555,14 +555,15 @@ async def export_task_group_results(
 ) -> Annotated[CallToolResult, ExportResult]:
     """Write every run of the group to a JSONL or CSV file on the server and link it.
 
-    Returns the path, a resource link (taskgroup://exports/...), the row count and an
-    exactly-once check (each input present once). Use it instead of paging large groups."""
+    Returns the path, a resource link (taskgroup://exports/...), the row count and the inputs
+    present more than once or missing. Use it instead of paging large groups."""
     state = app_state(ctx)
     client = client_for(ctx)
     with long_call(ctx, "export_task_group_results"):
         result = await export_group(
             client, task_group_id, export_dir=state.settings.export_dir, fmt=format,
             include_basis=include_basis, notice=state.notice, tenant=caller_tenant(ctx),
+            sent=await journaled(ctx).sent_ids(task_group_id),
         )  # fmt: skip
     link = ResourceLink(
         type="resource_link",
