@@ -15,12 +15,16 @@ from contextlib import asynccontextmanager
 
 import anyio
 
+from ._pacing import LOOP_CLOCK, PaceClock
+
 RECENT = 20
 """Answers the latency baseline is taken from (the fastest of the last ones, so it can recover)."""
 
 
 class AdaptiveLimit:
-    def __init__(self, maximum: int, *, slow: float = 2.0, slow_factor: float = 0.75) -> None:
+    def __init__(
+        self, maximum: int, *, slow: float = 2.0, slow_factor: float = 0.75, clock: PaceClock = LOOP_CLOCK
+    ) -> None:
         if maximum < 1:
             raise ValueError("maximum must be at least 1")
         self.maximum = maximum
@@ -32,6 +36,7 @@ class AdaptiveLimit:
         self._largest = 0
         self._calm_at = float("-inf")
         self._freed = anyio.Event()
+        self._clock = clock
 
     def _allowed(self) -> int:
         return max(1, int(self.limit))
@@ -69,7 +74,7 @@ class AdaptiveLimit:
         self._decrease(0.5, min(self._recent, default=0.0))
 
     def _decrease(self, factor: float, round_trip: float) -> None:
-        now = anyio.current_time()
+        now = self._clock.now()
         if now < self._calm_at:
             return  # one decrease per round trip: the answers in flight predate the last one
         self.limit = max(1.0, self.limit * factor)

@@ -6,19 +6,46 @@ The API allows 2,000 run-creating POSTs per minute per key, each carrying up to 
 per minute). Under the limit nothing waits. :class:`TokenBucket` is the opt-in runs-per-minute
 budget (an operator's own quota). :meth:`Pacer.pause` holds every sender back after a 429 until
 its ``Retry-After`` has passed.
+
+Time is read from a :class:`PaceClock` (by default the event loop's monotonic clock), so tests can
+move it by hand and check each pacing decision exactly, whatever the machine's load.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
 import anyio
+
+
+class PaceClock(Protocol):
+    """Monotonic seconds, and a way to wait some of them."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class LoopClock:
+    """The event loop's monotonic clock (``anyio.current_time`` and ``anyio.sleep``)."""
+
+    def now(self) -> float:
+        return anyio.current_time()
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+LOOP_CLOCK = LoopClock()
 
 
 class TokenBucket:
     """``rate_per_minute`` tokens per minute, holding at most ``capacity`` (default: the rate)."""
 
-    def __init__(self, rate_per_minute: float, capacity: float | None = None) -> None:
+    def __init__(
+        self, rate_per_minute: float, capacity: float | None = None, *, clock: PaceClock = LOOP_CLOCK
+    ) -> None:
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be positive")
         self.rate = rate_per_minute / 60.0
@@ -26,6 +53,7 @@ class TokenBucket:
         self._tokens = self.capacity
         self._stamp: float | None = None
         self._lock = anyio.Lock()
+        self._clock = clock
 
     def _refill(self, now: float) -> None:
         if self._stamp is not None:
@@ -34,7 +62,7 @@ class TokenBucket:
 
     def wait_time(self, n: float) -> float:
         """Seconds until ``n`` tokens would be available (0 when they are there now)."""
-        self._refill(anyio.current_time())
+        self._refill(self._clock.now())
         need = min(n, self.capacity) - self._tokens
         return 0.0 if need <= 0 else need / self.rate
 
@@ -51,24 +79,25 @@ class TokenBucket:
                 if delay <= 0:
                     self._tokens -= min(n, self.capacity)
                     return waited
-                await anyio.sleep(delay)
+                await self._clock.sleep(delay)
                 waited += delay
 
 
 class SlidingWindow:
     """At most ``limit`` admissions in any ``window`` seconds (remembers at most ``limit`` times)."""
 
-    def __init__(self, limit: int, window: float = 60.0) -> None:
+    def __init__(self, limit: int, window: float = 60.0, *, clock: PaceClock = LOOP_CLOCK) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self.window = window
         self._times: deque[float] = deque()
         self._lock = anyio.Lock()
+        self._clock = clock
 
     def wait_time(self) -> float:
         """Seconds until one more admission would fit (0 when it fits now)."""
-        now = anyio.current_time()
+        now = self._clock.now()
         times = self._times
         while times and times[0] <= now - self.window:
             times.popleft()
@@ -79,9 +108,9 @@ class SlidingWindow:
         waited = 0.0
         async with self._lock:
             while (delay := self.wait_time()) > 0:
-                await anyio.sleep(delay)
+                await self._clock.sleep(delay)
                 waited += delay
-            self._times.append(anyio.current_time())
+            self._times.append(self._clock.now())
         return waited
 
 
@@ -89,10 +118,17 @@ class Pacer:
     """The budgets of run-creating requests: requests per minute (the API's limit), and, when
     set, runs per minute. Shared by every submission of one client (one key)."""
 
-    def __init__(self, requests_per_minute: int, runs_per_minute: float | None = None) -> None:
-        self.requests = SlidingWindow(requests_per_minute)
-        self.runs = TokenBucket(runs_per_minute) if runs_per_minute else None
+    def __init__(
+        self,
+        requests_per_minute: int,
+        runs_per_minute: float | None = None,
+        *,
+        clock: PaceClock = LOOP_CLOCK,
+    ) -> None:
+        self.requests = SlidingWindow(requests_per_minute, clock=clock)
+        self.runs = TokenBucket(runs_per_minute, clock=clock) if runs_per_minute else None
         self._resume_at = float("-inf")
+        self._clock = clock
 
     @property
     def requests_per_minute(self) -> int:
@@ -104,13 +140,13 @@ class Pacer:
 
     def pause(self, seconds: float) -> None:
         """The API said to wait (a 429's ``Retry-After``): no request goes out before then."""
-        self._resume_at = max(self._resume_at, anyio.current_time() + seconds)
+        self._resume_at = max(self._resume_at, self._clock.now() + seconds)
 
     async def acquire(self, runs: int) -> float:
         """Wait until one request carrying ``runs`` runs fits every budget; returns seconds waited."""
         waited = 0.0
-        while (hold := self._resume_at - anyio.current_time()) > 0:
-            await anyio.sleep(hold)
+        while (hold := self._resume_at - self._clock.now()) > 0:
+            await self._clock.sleep(hold)
             waited += hold
         waited += await self.requests.acquire()
         if self.runs is not None:
