@@ -184,10 +184,10 @@ class SubmitEngine:
         self.tail.following = self.options.audit == "always" or self.doubt
         if fresh:
             while not call.complete:
-                items = call.prepare(size)
+                items = call.tag_next(size)
                 yield _Chunk(items, list(items))
             return
-        call.prepare_all()
+        call.tag_all()
         read = await self.tail.read()
         if read.error is not None:
             raise read.error

@@ -84,7 +84,7 @@ class RunBatch:
 
 class PreparedCall:
     """One call's inputs, validated once, tagged with their client ids (``cids[i]`` tags
-    ``inputs[i]``) a slice at a time: :meth:`prepare` gives the next inputs' cids with their
+    ``inputs[i]``) a slice at a time: `tag_next` gives the next inputs' cids with their
     request JSON (serialized once), so the first request can go out before the last input is
     tagged."""
 
@@ -112,7 +112,7 @@ class PreparedCall:
     def complete(self) -> bool:
         return len(self.cids) == len(self.inputs)
 
-    def prepare(self, n: int) -> dict[str, bytes]:
+    def tag_next(self, n: int) -> dict[str, bytes]:
         """The next ``n`` inputs (fewer at the end): cid -> the input's JSON carrying it."""
         out: dict[str, bytes] = {}
         start = len(self.cids)
@@ -124,10 +124,10 @@ class PreparedCall:
             out[cid] = _tagged_json(wire, cid)
         return out
 
-    def prepare_all(self) -> None:
+    def tag_all(self) -> None:
         """Every cid, without keeping the JSON (the group is read before anything is sent)."""
         while not self.complete:
-            self.prepare(1_000)
+            self.tag_next(1_000)
 
     def encode(self, cids: Sequence[str]) -> dict[str, bytes]:
         """cid -> the input's JSON carrying it, for inputs already prepared."""

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from taskgroup_mcp.client import InputValidationError, UnprocessableEntityError
 
+from ._add_runs import AddRunsArgs, Batch, check_batch, dry_run_answer, retry_failed, submit_batch
 from ._answer import Progress, answer, payload
 from ._app import (
     AppState,
@@ -79,7 +80,6 @@ from ._read import (
 )
 from ._spend import Reservation, call_identity, guard, refusal
 from ._status import summarize
-from ._submit import AddRunsArgs, Plan, dry_run_answer, plan, retry_failed, submit_plan
 
 
 def _reporter(ctx: Context[Any, Any]) -> Progress:
@@ -89,13 +89,13 @@ def _reporter(ctx: Context[Any, Any]) -> Progress:
     return report
 
 
-async def _plan(args: AddRunsArgs, state: AppState, ctx: Context[Any, Any]) -> Plan:
+async def _checked_batch(args: AddRunsArgs, state: AppState, ctx: Context[Any, Any]) -> Batch:
     """Validate and estimate on a worker thread: reading a file or checking thousands of inputs
     must not stall the event loop other calls share."""
     allowed = _inputs_file_allowed(state, ctx)
     lookups = Lookups(resolver=state.resolver)
     return await anyio.to_thread.run_sync(
-        functools.partial(plan, args, state.settings, inputs_file_allowed=allowed, lookups=lookups)
+        functools.partial(check_batch, args, state.settings, inputs_file_allowed=allowed, lookups=lookups)
     )
 
 
@@ -173,7 +173,7 @@ async def add_runs(
         dry_run=dry_run,
         confirm_cost_usd=confirm_cost_usd,
     )
-    batch = await _plan(args, state, ctx)
+    batch = await _checked_batch(args, state, ctx)
     account = _account(ctx)
     call = call_identity(call_key, batch.run_inputs)
     if dry_run:
@@ -186,7 +186,7 @@ async def add_runs(
         result = await _settled(
             held,
             batch,
-            submit_plan(
+            submit_batch(
                 client,
                 task_group_id,
                 batch,
@@ -206,7 +206,7 @@ def _account(ctx: Context[Any, Any]) -> str:
     return caller_tenant(ctx) or ""
 
 
-async def _settled(held: Reservation, batch: Plan, submitting: Awaitable[RunsAdded]) -> RunsAdded:
+async def _settled(held: Reservation, batch: Batch, submitting: Awaitable[RunsAdded]) -> RunsAdded:
     """Submit, then settle the spend reservation to the runs really added. If the outcome is
     unknown (an error after sending) the reservation stays: those runs may have been billed."""
     try:
@@ -285,7 +285,7 @@ async def fan_out(
     reused: str | None = None
     try:
         # Validate and guard the spend before anything is created.
-        batch = await _plan(args, state, ctx)
+        batch = await _checked_batch(args, state, ctx)
         if dry_run:
             spent = state.spend.spent(_account(ctx), None)
             needs = refusal(batch.estimate, None, spent=spent) is not None
@@ -317,7 +317,7 @@ async def fan_out(
             added = await _settled(
                 held,
                 batch,
-                submit_plan(
+                submit_batch(
                     client, gid, batch, call_key=None, report=_reporter(ctx), notice=state.notice,
                     heartbeat=state.settings.progress_interval_seconds, journaled=who,
                     lease_wait=state.settings.wait_max_seconds,

@@ -104,7 +104,7 @@ def _source_policy(raw: dict[str, Any] | None) -> wire.SourcePolicy | None:
     return policy
 
 
-def prepare(
+def build_runs(
     args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool, lookups: Lookups | None = None
 ) -> tuple[list[wire.RunInput], wire.TaskSpec]:
     """Validate every argument and build the wire inputs; raises :class:`ArgumentProblem`."""
@@ -149,7 +149,7 @@ def _processor_fields(run_inputs: list[wire.RunInput], args: AddRunsArgs) -> lis
 
 
 @dataclass
-class Plan:
+class Batch:
     """A validated batch: wire inputs, the shared task spec, the estimate."""
 
     run_inputs: list[wire.RunInput]
@@ -159,13 +159,13 @@ class Plan:
     """Inputs identical to an earlier one in the same call (each still becomes its own run)."""
 
 
-def plan(
+def check_batch(
     args: AddRunsArgs, settings: Settings, *, inputs_file_allowed: bool, lookups: Lookups | None = None
-) -> Plan:
+) -> Batch:
     """Validate and estimate; unless ``dry_run``, refuse (:class:`SpendRefused`) an unconfirmed
     batch above the spend limit. Raises :class:`ArgumentProblem` naming each bad field. Blocks
     on host lookups (``lookups``): run it on a worker thread."""
-    run_inputs, spec = prepare(args, settings, inputs_file_allowed=inputs_file_allowed, lookups=lookups)
+    run_inputs, spec = build_runs(args, settings, inputs_file_allowed=inputs_file_allowed, lookups=lookups)
     est = estimate(_processor_fields(run_inputs, args), settings)
     problem = confirm_problem(args.confirm_cost_usd, est)
     if problem is not None:
@@ -175,11 +175,11 @@ def plan(
         if reason is not None:
             raise SpendRefused(reason)
     seen = Counter(json_text(run.to_wire(exclude_none=True)) for run in run_inputs)
-    return Plan(run_inputs, spec, est, sum(n - 1 for n in seen.values()))
+    return Batch(run_inputs, spec, est, sum(n - 1 for n in seen.values()))
 
 
 def dry_run_answer(
-    group_id: str, batch: Plan, notice: str | None, *, needs_confirm: bool | None = None
+    group_id: str, batch: Batch, notice: str | None, *, needs_confirm: bool | None = None
 ) -> RunsAdded:
     """``needs_confirm``: whether the spend guard (with what was already spent) would ask for
     ``confirm_cost_usd``; default: whether the batch alone is above the limit."""
@@ -208,10 +208,10 @@ def duplicates_note(n: int) -> str:
     )
 
 
-async def submit_plan(
+async def submit_batch(
     client: ParallelClient,
     group_id: str,
-    batch: Plan,
+    batch: Batch,
     *,
     call_key: str | None,
     report: Progress,
@@ -220,7 +220,7 @@ async def submit_plan(
     journaled: Journaled | None = None,
     lease_wait: float = 50.0,
 ) -> RunsAdded:
-    """Add a planned batch exactly once and summarize what happened. Large batches take a while
+    """Add a checked batch exactly once and summarize what happened. Large batches take a while
     (pacing at the account's rate limit): progress is re-sent at least every ``heartbeat`` s.
     With the journal, the same call in another process or replica waits (up to ``lease_wait`` s)
     for this one, and a repeat after a restart reconciles what this one sent."""
