@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Journal, Scope, open_journal
 
+from ._bounded import BoundedDict
 from ._hosts import Resolver, system_resolver
 from ._journaling import Journaled
 from ._sanitize import SANDBOX_NOTICE, SECRETS
@@ -42,20 +43,8 @@ TENANT_HASH_CHARS = 32
 
 
 MAX_KEPT_CURSORS = 10_000
-
-
-class BoundedDict(OrderedDict[str, str]):
-    """A dict that forgets its oldest entries beyond ``limit`` (a long-lived server sees many groups)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key, value)
-        self.move_to_end(key)
-        while len(self) > self.limit:
-            self.popitem(last=False)
+MAX_TENANT_CLIENTS = 256
+MAX_REMEMBERED_FAN_OUTS = 1_024
 
 
 class CallerSlots:
@@ -101,15 +90,15 @@ class CallerSlots:
 class AppState:
     settings: Settings
     client: ParallelClient | None
-    event_cursors: dict[str, str] = field(default_factory=lambda: BoundedDict(MAX_KEPT_CURSORS))
+    event_cursors: BoundedDict[str, str] = field(default_factory=lambda: BoundedDict(MAX_KEPT_CURSORS))
     """Per group, the last events-stream position seen: a new wait resumes there."""
-    fan_out_groups: OrderedDict[str, tuple[ParallelClient, str]] = field(
-        default_factory=lambda: OrderedDict()
+    fan_out_groups: BoundedDict[str, tuple[ParallelClient, str]] = field(
+        default_factory=lambda: BoundedDict(MAX_REMEMBERED_FAN_OUTS)
     )
     """Per fan_out call (a hash of its arguments), the client that ran it and the group it created:
     a repeated identical call (a client that timed out and retried) reuses the group instead of
     paying for every run again."""
-    tenants: OrderedDict[str, ParallelClient] = field(default_factory=lambda: OrderedDict())
+    tenants: BoundedDict[str, ParallelClient] = field(default_factory=lambda: BoundedDict(MAX_TENANT_CLIENTS))
     """Per-request-key clients by a hash of the key, so each account keeps one pacing budget."""
     journal: Journal | None = None
     """The durable record of groups and sent client ids (None with TASKGROUP_MCP_STATE=off)."""
@@ -187,36 +176,25 @@ def make_lifespan(
     return lifespan
 
 
-MAX_TENANT_CLIENTS = 256
-MAX_REMEMBERED_FAN_OUTS = 1_024
-
-
 def remembered_fan_out(state: AppState, client: ParallelClient, call_hash: str) -> str | None:
     """The group an identical earlier fan_out call made through this same client, if any."""
     entry = state.fan_out_groups.get(call_hash)
     if entry is None or entry[0] is not client:
         return None
-    state.fan_out_groups.move_to_end(call_hash)
+    state.fan_out_groups.touch(call_hash)
     return entry[1]
 
 
 def remember_fan_out(state: AppState, client: ParallelClient, call_hash: str, group_id: str) -> None:
     state.fan_out_groups[call_hash] = (client, group_id)
-    state.fan_out_groups.move_to_end(call_hash)
-    while len(state.fan_out_groups) > MAX_REMEMBERED_FAN_OUTS:
-        state.fan_out_groups.popitem(last=False)
 
 
 def _tenant(state: AppState, base: ParallelClient, key: str) -> ParallelClient:
     """The client for one caller's key (they share the pool; each keeps its own pacing)."""
     digest = key_hash(key)
-    client = state.tenants.get(digest)
+    client = state.tenants.touch(digest)
     if client is None:
-        client = base.with_api_key(key)
-        state.tenants[digest] = client
-        while len(state.tenants) > MAX_TENANT_CLIENTS:
-            state.tenants.popitem(last=False)
-    state.tenants.move_to_end(digest)
+        client = state.tenants[digest] = base.with_api_key(key)
     return client
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -26,6 +26,7 @@ from taskgroup_mcp import wire
 from taskgroup_mcp.config import Settings
 
 from ._arguments import ArgumentProblem
+from ._bounded import BoundedDict
 
 
 class SpendRefused(Exception):
@@ -154,7 +155,9 @@ MAX_ACCOUNTS_REMEMBERED = 1_024
 class _Account:
     window: deque[list[Any]] = dc_field(default_factory=lambda: deque())
     """[time, usd, group, call] of each batch, oldest first (settling updates usd in place)."""
-    groups: OrderedDict[str, dict[str, float]] = dc_field(default_factory=lambda: OrderedDict())
+    groups: BoundedDict[str, dict[str, float]] = dc_field(
+        default_factory=lambda: BoundedDict(MAX_GROUPS_REMEMBERED)
+    )
     """Per group, per call identity, what it spent."""
 
 
@@ -172,15 +175,12 @@ class SpendLedger:
     def __init__(self, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.window_seconds = window_seconds
         self._clock = clock
-        self._accounts: OrderedDict[str, _Account] = OrderedDict()
+        self._accounts: BoundedDict[str, _Account] = BoundedDict(MAX_ACCOUNTS_REMEMBERED)
 
     def _account(self, account: str) -> _Account:
-        found = self._accounts.get(account)
+        found = self._accounts.touch(account)
         if found is None:
             found = self._accounts[account] = _Account()
-            while len(self._accounts) > MAX_ACCOUNTS_REMEMBERED:
-                self._accounts.popitem(last=False)
-        self._accounts.move_to_end(account)
         cutoff = self._clock() - self.window_seconds
         while found.window and found.window[0][0] < cutoff:
             found.window.popleft()
@@ -204,11 +204,9 @@ class SpendLedger:
         return Reservation(self, account, group_id, call, entry)
 
     def _add(self, acct: _Account, group_id: str, call: str, usd: float) -> None:
-        calls = acct.groups.setdefault(group_id, {})
+        calls = acct.groups.get(group_id, {})
         calls[call] = max(calls.get(call, 0.0) + usd, 0.0)
-        acct.groups.move_to_end(group_id)
-        while len(acct.groups) > MAX_GROUPS_REMEMBERED:
-            acct.groups.popitem(last=False)
+        acct.groups[group_id] = calls
 
     def settle(self, reservation: Reservation, usd: float) -> None:
         """The batch is done and cost ``usd`` (the runs really added): keep that, release the rest."""
