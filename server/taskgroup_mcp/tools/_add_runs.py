@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import functools
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Scope
 
-from ._answer import Heartbeat, closing
+from ._answer import Heartbeat, Progress, closing
 from ._arguments import ArgumentProblem, problems_from_validation
 from ._forwarding import recheck_echoed, resolve_mcp_servers
 from ._hosts import Lookups
@@ -40,7 +39,6 @@ from ._spend import (
 )
 from ._status import next_step_for, summarize
 
-Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 MAX_FAILURES_SHOWN = 20
 RETRY_OF_KEY = "retry_of"
 """Metadata key naming the failed run a retried input replaces."""

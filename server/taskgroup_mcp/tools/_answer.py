@@ -18,6 +18,7 @@ from ._shaping import shrink
 
 T = TypeVar("T")
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
+"""Where a long call reports progress: (done, total or None, message) -> the MCP progress notification."""
 
 ANSWER_MAX_TOKENS = 8_000
 """The budget of a result that has no budget argument of its own (status, wait, add_runs, ...)."""

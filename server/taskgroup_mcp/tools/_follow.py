@@ -12,7 +12,7 @@ import anyio
 from taskgroup_mcp import wire
 from taskgroup_mcp.client import ParallelClient, ParallelError
 
-from ._answer import closing
+from ._answer import Progress, closing
 from ._models import GroupStatus, WaitResult
 from ._status import summarize
 
@@ -25,7 +25,6 @@ RUN_EVENT_REFRESH_SECONDS = 0.25
 event only when the group itself changes state, so run events drive the progress in between)."""
 
 Until = Literal["done", "change"]
-Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 
 def finished(status: wire.TaskGroupStatus) -> int:
