@@ -12,11 +12,14 @@ import functools
 import logging
 import secrets as _secrets
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, cast
 
+from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import ValidationError
+from mcp.server.mcpserver.tools import Tool
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, ValidationError
 
 from taskgroup_mcp.client import (
     APIConnectionError,
@@ -30,7 +33,9 @@ from taskgroup_mcp.client import (
     RateLimitError,
     UnprocessableEntityError,
 )
+from taskgroup_mcp.wire import is_array, is_object, member
 
+from ._answer import shown_error
 from ._arguments import ArgumentProblem, format_problems, problems_from_validation
 from ._groups import JournalUnavailable
 from ._journaling import SameCallRunning
@@ -146,3 +151,56 @@ def maps_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise to_tool_error(exc, group_id=group, run_id=run_id) from None
 
     return run
+
+
+def _error_result(text: str) -> dict[str, Any]:
+    result = CallToolResult(content=[TextContent(type="text", text=shown_error(text))], is_error=True)
+    return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _shown(result: HandlerResult) -> HandlerResult:
+    """An error result with its text as :func:`shown_error` makes it; any other result as it is."""
+    data = (
+        result.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(result, BaseModel)
+        else result
+    )
+    content = member(data, "content")
+    if not is_object(data) or data.get("isError") is not True or not is_array(content):
+        return result
+    shown: list[Any] = []
+    for block in content:
+        text = member(block, "text")
+        shown.append(
+            {**block, "text": shown_error(text)} if is_object(block) and isinstance(text, str) else block
+        )
+    return {**data, "content": shown}
+
+
+def error_results(tools: Sequence[Tool]) -> ServerMiddleware[Any]:
+    """The end of every tool's error path, as a middleware on ``tools/call``.
+
+    Arguments that do not validate never reach the SDK, whose report quotes the values: the call is
+    answered ``Error executing tool X: Invalid arguments: field: problem``, built from pydantic's
+    ``loc`` and ``msg`` only. The text of every error result (these, the bodies' mapped errors, the
+    SDK's own) is sanitized, redacted and cut to its token budget (:func:`shown_error`)."""
+    signatures = {t.name: t.fn_metadata for t in tools}
+
+    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        params: Mapping[str, Any] = ctx.params or {}
+        name, arguments = params.get("name"), params.get("arguments")
+        signature = signatures.get(name) if isinstance(name, str) else None
+        if signature is not None and (arguments is None or isinstance(arguments, Mapping)):
+            try:
+                signature.validate_arguments(dict(cast("Mapping[str, Any]", arguments or {})))
+            except ValidationError as exc:
+                fields = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors()})
+                logger.info("Tool %r rejected arguments: %r", name, fields)
+                return _error_result(
+                    f"Error executing tool {name}: {format_problems(problems_from_validation(exc))}"
+                )
+        return _shown(await call_next(ctx))
+
+    return middleware

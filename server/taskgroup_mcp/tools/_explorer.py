@@ -16,14 +16,13 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import math
-from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools.base import Tool
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 
@@ -32,7 +31,7 @@ from taskgroup_mcp.client import RESERVED_METADATA_KEY
 from ._answer import answer, closing
 from ._app import app_state, client_for, long_call
 from ._budget import text_tokens
-from ._errors import maps_errors
+from ._definition import READ_ONLY, tool
 from ._models import GroupStatus
 from ._params import GroupId
 from ._read import DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS, MIN_MAX_TOKENS
@@ -61,6 +60,8 @@ ROWS_DEFAULT_LIMIT = 1_000
 ROWS_MAX_LIMIT = 2_000
 ROWS_BUDGET_CHARS = 2_000_000
 """A rows page stays under about 2 MB of JSON: large for a postMessage, tiny for a browser."""
+APP_ONLY = {"ui": {"resourceUri": EXPLORER_URI, "visibility": ["app"]}}
+"""The ``_meta`` of a tool only the app sees."""
 SAMPLE_ITEMS = 5
 SAMPLE_VALUE_CHARS = 120
 
@@ -97,7 +98,7 @@ class RetryEstimate(BaseModel):
     notice: str | SkipJsonSchema[None] = None
 
 
-@maps_errors
+@tool(title="Explorer: read a group's rows", annotations=READ_ONLY, meta=APP_ONLY)
 async def read_group_rows(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -136,7 +137,7 @@ async def read_group_rows(
     )
 
 
-@maps_errors
+@tool(title="Explorer: estimate a retry", annotations=READ_ONLY, meta=APP_ONLY)
 async def estimate_retry(
     ctx: Context[Any, Any], task_group_id: GroupId
 ) -> Annotated[CallToolResult, RetryEstimate]:
@@ -166,27 +167,16 @@ async def estimate_retry(
     )
 
 
-_APP_READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
-APP_TOOLS: list[tuple[Any, str, ToolAnnotations]] = [
-    (read_group_rows, "Explorer: read a group's rows", _APP_READ),
-    (estimate_retry, "Explorer: estimate a retry", _APP_READ),
-]
+APP_TOOLS = [read_group_rows, estimate_retry]
 
 
-def with_explorer(tools: list[Tool], build: Callable[[Any, str, ToolAnnotations], Tool]) -> list[Tool]:
+def with_explorer(tools: list[Tool]) -> list[Tool]:
     """``tools`` with the explorer linked to the model tools that show groups, plus the app-only
-    tools (built with ``build``, the server's own tool factory)."""
-    for tool in tools:
-        if tool.name in LINKED_TOOLS:
-            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": EXPLORER_URI}}
-    app_tools: list[Tool] = []
-    for fn, title, hints in APP_TOOLS:
-        tool = build(fn, title, hints)
-        tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": EXPLORER_URI, "visibility": ["app"]}}
-        app_tools.append(tool)
-    return [*tools, *app_tools]
+    tools."""
+    for linked in tools:
+        if linked.name in LINKED_TOOLS:
+            linked.meta = {**(linked.meta or {}), "ui": {"resourceUri": EXPLORER_URI}}
+    return [*tools, *(definition.build() for definition in APP_TOOLS)]
 
 
 def explorer_extension() -> Apps:
@@ -203,7 +193,7 @@ def explorer_extension() -> Apps:
     return apps
 
 
-APP_ONLY_TOOL_NAMES = tuple(fn.__name__ for fn, _, _ in APP_TOOLS)
+APP_ONLY_TOOL_NAMES = tuple(definition.name for definition in APP_TOOLS)
 
 
 # ----------------------------------------------------------------------------- the model's view

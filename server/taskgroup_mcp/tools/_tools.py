@@ -1,4 +1,4 @@
-"""The ten tools: thin bodies over the domain functions, every failure mapped by ``maps_errors``."""
+"""The ten tools: thin bodies over the domain functions, each defined at its function (``@tool``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import anyio
 from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ResourceLink, ToolAnnotations
+from mcp.types import CallToolResult, ResourceLink
 from pydantic import Field
 
 from taskgroup_mcp.client import InputValidationError, UnprocessableEntityError
@@ -32,7 +32,8 @@ from ._app import (
 )
 from ._arguments import ArgumentProblem
 from ._budget import result_tokens
-from ._errors import maps_errors, to_tool_error
+from ._definition import ADDS, ADDS_ONCE, READ_ONLY, tool
+from ._errors import to_tool_error
 from ._export import export_group
 from ._follow import follow_group
 from ._groups import DEFAULT_GROUPS, MAX_GROUPS, list_groups_page
@@ -108,7 +109,7 @@ def _inputs_file_allowed(state: AppState, ctx: Context[Any, Any]) -> bool:
 # ---------------------------------------------------------------------------------- tools
 
 
-@maps_errors
+@tool(title="Create task group", annotations=ADDS)
 async def create_task_group(
     ctx: Context[Any, Any],
     label: Label = None,
@@ -134,7 +135,7 @@ async def create_task_group(
     )
 
 
-@maps_errors
+@tool(title="Add runs (exactly once)", annotations=ADDS_ONCE)
 async def add_runs(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -228,7 +229,7 @@ def _fan_out_hash(args: AddRunsArgs) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-@maps_errors
+@tool(title="Fan out and wait", annotations=ADDS)
 async def fan_out(
     ctx: Context[Any, Any],
     inputs: Inputs = None,
@@ -391,7 +392,7 @@ _FAN_OUT_STEP_ALLOWANCE = 700
 """The page's next_step (repeated as the answer's) may be longer than the wait's."""
 
 
-@maps_errors
+@tool(title="Task group status", annotations=READ_ONLY)
 async def get_task_group_status(
     ctx: Context[Any, Any], task_group_id: GroupId
 ) -> Annotated[CallToolResult, GroupStatus]:
@@ -404,7 +405,7 @@ async def get_task_group_status(
     return answer(summarize(group, notice=state.notice))
 
 
-@maps_errors
+@tool(title="List your task groups", annotations=READ_ONLY)
 async def list_task_groups(
     ctx: Context[Any, Any],
     label: Annotated[
@@ -436,7 +437,7 @@ async def list_task_groups(
     return answer(page)
 
 
-@maps_errors
+@tool(title="Wait for task group", annotations=READ_ONLY)
 async def wait_for_task_group(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -468,7 +469,7 @@ async def wait_for_task_group(
     return answer(result)
 
 
-@maps_errors
+@tool(title="Task group results (paged)", annotations=READ_ONLY)
 async def get_task_group_results(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -523,7 +524,7 @@ def _page_budget(ctx: Context[Any, Any], max_tokens: int) -> int:
     return APP_PAGE_MAX_TOKENS if client_supports_apps(ctx) else max_tokens
 
 
-@maps_errors
+@tool(title="One task run", annotations=READ_ONLY)
 async def get_task_run(
     ctx: Context[Any, Any],
     run_id: Annotated[
@@ -544,7 +545,7 @@ async def get_task_run(
     return answer(detail, max_tokens=MAX_MAX_TOKENS)
 
 
-@maps_errors
+@tool(title="Export results to a file", annotations=ADDS)
 async def export_task_group_results(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -575,7 +576,7 @@ async def export_task_group_results(
     return answer(result, extra=[link])
 
 
-@maps_errors
+@tool(title="Retry failed runs", annotations=ADDS_ONCE)
 async def retry_failed_runs(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -608,48 +609,16 @@ async def retry_failed_runs(
     return answer(result)
 
 
-_READ = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
-TOOLS: list[tuple[Any, str, ToolAnnotations]] = [
-    (
-        create_task_group,
-        "Create task group",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
-    ),
-    (
-        add_runs,
-        "Add runs (exactly once)",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-        ),
-    ),
-    (
-        fan_out,
-        "Fan out and wait",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
-    ),
-    (get_task_group_status, "Task group status", _READ),
-    (list_task_groups, "List your task groups", _READ),
-    (wait_for_task_group, "Wait for task group", _READ),
-    (get_task_group_results, "Task group results (paged)", _READ),
-    (get_task_run, "One task run", _READ),
-    (
-        export_task_group_results,
-        "Export results to a file",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-        ),
-    ),
-    (
-        retry_failed_runs,
-        "Retry failed runs",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-        ),
-    ),
+TOOLS = [
+    create_task_group,
+    add_runs,
+    fan_out,
+    get_task_group_status,
+    list_task_groups,
+    wait_for_task_group,
+    get_task_group_results,
+    get_task_run,
+    export_task_group_results,
+    retry_failed_runs,
 ]
+"""The tools in the order ``tools/list`` shows them."""
