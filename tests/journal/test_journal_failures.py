@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import AsyncGenerator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -152,22 +150,27 @@ async def test_a_write_that_fails_half_way_leaves_nothing_behind(
 ) -> None:
     journal = await journals()
     backend: Any = journal._backend  # pyright: ignore[reportPrivateUsage]
-    real = backend.transaction
+    real = backend.run
 
-    @asynccontextmanager
-    async def failing(*, write: bool) -> AsyncGenerator[Any]:
-        async with real(write=write) as tx:
-            original = tx.execute
+    class FailsOnSubmissions:
+        """The transaction as given, except that writing the call's row fails (after the ids)."""
 
-            async def execute(sql: str, params: Any = ()) -> None:
-                if "tg_submissions" in sql:
-                    raise JournalError("TASKGROUP_MCP_STATE_DIR: simulated failure")
-                await original(sql, params)
+        def __init__(self, tx: Any) -> None:
+            self._tx = tx
+            self.kind = tx.kind
 
-            tx.execute = execute
-            yield tx
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._tx, name)
 
-    monkeypatch.setattr(backend, "transaction", failing)
+        def execute(self, sql: str, params: Any = ()) -> None:
+            if "tg_submissions" in sql:
+                raise JournalError("TASKGROUP_MCP_STATE_DIR: simulated failure")
+            self._tx.execute(sql, params)
+
+    async def failing(fn: Any, *, write: bool) -> Any:
+        return await real(lambda tx: fn(FailsOnSubmissions(tx)), write=write)
+
+    monkeypatch.setattr(backend, "run", failing)
     assert not await journal.write_ahead(ME.api, "tgrp_h", "k", ["c1", "c2"])
-    monkeypatch.setattr(backend, "transaction", real)
+    monkeypatch.setattr(backend, "run", real)
     assert await journal.sent_ids(ME.api, "tgrp_h", "k") == {}, "the client ids went with the failed write"

@@ -640,6 +640,7 @@ class ParallelClient:
         default_task_spec: TaskSpec | None = None,
         call_key: str | None = None,
         on_progress: Callable[[int, int], Awaitable[None]] | None = None,
+        journal: SubmitJournal | None = None,
     ) -> SubmitResult:
         """Add ``inputs`` to the group exactly once, however often this same call is repeated.
 
@@ -649,8 +650,10 @@ class ParallelClient:
         after an ambiguous one the group's runs are read until the evidence says whether it
         committed, before only the missing ids are resent. Reads of the group made while the
         chunks land (by cursor) audit that every id is there once. ``on_progress(done, total)``
-        is awaited as inputs settle. Raises :class:`InputValidationError` before sending anything
-        when an input breaks a documented limit or uses the reserved metadata key.
+        is awaited as inputs settle. ``journal`` (default: the client's) is told each cid before
+        the request carrying it and each run confirmed. Raises :class:`InputValidationError`
+        before sending anything when an input breaks a documented limit or uses the reserved
+        metadata key.
         """
         call = PreparedCall(group_id, inputs, default_task_spec, call_key)
         if not inputs:
@@ -673,7 +676,7 @@ class ParallelClient:
             limit=self.limit,
             retry=self.retry_policy(),
             memory=self.memory,
-            journal=self.journal,
+            journal=journal or self.journal,
             options=EngineOptions(
                 chunk_size=self.chunk_size,
                 settle_seconds=self.settle_seconds,

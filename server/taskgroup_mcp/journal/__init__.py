@@ -11,9 +11,11 @@ SQLite in the state directory by default (WAL, several processes at once); Postg
     journal = open_journal(settings)          # None when the state is off
     await journal.start()                     # opens and migrates; degraded (journal.problem) on failure
     await journal.record_group(Scope(api, tenant), group_id, created_at=..., label="...")
-    async with journal.lease(name, wait=50):  # the same call elsewhere waits
-        await journal.write_ahead(api, group_id, call_key, cids)
-        ...
+    async with journal.submission(api, group_id, call_key, inputs=n, wait=50) as call:
+        call.sent                             # ids earlier attempts wrote ahead (the same call elsewhere waits)
+        await call.sending(group_id, call_key, cids)   # before each request (the engine's hook)
+        await call.confirmed(group_id, runs)           # what the API confirmed
+        call.finished(added=..., refused=[...])
 
 Layer: imports ``wire``, ``config`` and ``client``; ``tools`` and ``commands`` import it.
 """
@@ -29,6 +31,7 @@ from ._journal import (
 )
 from ._records import GroupEntry, Scope, SentId
 from ._schema import LATEST as SCHEMA_VERSION
+from ._submission import Submission
 
 __all__ = [
     "FAN_OUT_REUSE_SECONDS",
@@ -40,6 +43,7 @@ __all__ = [
     "LeaseBusy",
     "Scope",
     "SentId",
+    "Submission",
     "open_journal",
     "tenant_of",
 ]

@@ -1,6 +1,11 @@
-"""What the journal needs of a database: transactions of a few plain SQL statements.
+"""What the journal needs of a database: a transaction, run whole on one of its worker threads.
 
-SQL is written once, with ``?`` placeholders; each backend adapts it. A write transaction holds the
+The journal writes each transaction as one plain function of a :class:`Tx` and hands it to
+:meth:`Backend.run` (or :meth:`Backend.post`): one hop off the event loop per transaction, never
+per statement. Each backend has one worker thread and one connection, so a process's journal work
+happens in the order it was asked for (a read sees the writes posted before it). SQL is
+written once, with ``?`` placeholders; each backend adapts it (``tx.kind`` tells the few bulk
+statements apart that each database does best its own way). A write transaction holds the
 database's write lock (SQLite ``BEGIN IMMEDIATE``); :meth:`Tx.lock` adds a named lock for
 read-modify-write sequences that SQLite already serializes (PostgreSQL: a transaction-scoped
 advisory lock).
@@ -8,21 +13,24 @@ advisory lock).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from ._errors import JournalError
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
 
 
 class Tx(Protocol):
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    kind: str
+    """``sqlite`` or ``postgresql``."""
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
-    async def lock(self, name: str) -> None:
+    def lock(self, name: str) -> None:
         """Hold a lock named ``name`` until this transaction ends (writers of the same name queue)."""
         ...
 
@@ -36,9 +44,16 @@ class Backend(Protocol):
     """Where the journal lives, for people (a path, or host/database: never a password)."""
     read_only: bool
 
-    def transaction(self, *, write: bool) -> AbstractAsyncContextManager[Tx]:
-        """A transaction; committed when the block ends normally, rolled back otherwise. Raises
-        :class:`JournalError` (naming the setting) for anything the database refuses."""
+    async def run(self, fn: Callable[[Tx], T], *, write: bool) -> T:
+        """``fn`` in one transaction on the worker thread: committed when it returns, rolled back
+        when it raises. Raises :class:`JournalError` (naming the setting) for anything the
+        database refuses."""
+        ...
+
+    def post(self, fn: Callable[[Tx], object], *, on_error: Callable[[JournalError], None]) -> None:
+        """``fn`` in one write transaction in its turn, not waited for: before anything queued
+        after it, and before :meth:`close` returns. ``on_error`` hears of a failure (on the
+        worker thread)."""
         ...
 
     async def close(self) -> None: ...

@@ -14,22 +14,25 @@ import hashlib
 import json
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 
-from ._backend import Backend, Row
+from ._backend import Backend, Row, Tx
 from ._errors import JournalError
 from ._records import GroupEntry, Scope, SentId
 from ._schema import LATEST, MIGRATIONS, VERSION_TABLE
+from ._submission import Submission, put_sends, put_submission, read_sent, release_lease, take_lease
 
 if TYPE_CHECKING:
     from taskgroup_mcp.config import Settings
 
 logger = logging.getLogger("taskgroup_mcp.journal")
+T = TypeVar("T")
 
 REOPEN_SECONDS = 30.0
 """A journal that could not be opened is tried again on use after this long."""
@@ -65,6 +68,16 @@ class LeaseBusy(Exception):
 
 Opener = Callable[[], Awaitable[Backend]]
 
+_MERGED_PROCESSORS = {
+    # The union of the processors recorded and those just added, in one statement (no read first:
+    # the upsert's row lock orders replicas adding to the same group).
+    "sqlite": "(SELECT json_group_array(value) FROM (SELECT value FROM json_each(tg_groups.processors) "
+    "UNION SELECT value FROM json_each(excluded.processors) ORDER BY value))",
+    "postgresql": "(SELECT COALESCE(json_agg(value ORDER BY value), '[]')::text FROM "
+    "(SELECT json_array_elements_text(tg_groups.processors::json) AS value UNION "
+    "SELECT json_array_elements_text(excluded.processors::json)) AS merged)",
+}
+
 _GROUP_COLUMNS = (
     "group_id, created_at, label, processors, schema_fp, inputs_sent, cost_usd, status, active, status_at"
 )
@@ -77,7 +90,7 @@ def _entry(row: Row) -> GroupEntry:
         group_id=str(row[0]),
         created_at=float(row[1]),
         label=row[2],
-        processors=list(json.loads(row[3] or "[]")),
+        processors=sorted(json.loads(row[3] or "[]")),
         schema_fp=row[4],
         inputs_sent=int(row[5]),
         cost_usd=float(row[6]),
@@ -103,6 +116,13 @@ class Journal:
         self._open_lock = anyio.Lock()
         self.instance = secrets.token_hex(8)
         """Names this process in the leases it holds."""
+        self._last_at = 0.0
+
+    def clock(self) -> float:
+        """Unix seconds for a write, never equal to or before this process's previous one (a call's
+        writes are read back in this order)."""
+        self._last_at = max(time.time(), self._last_at + 1e-6)
+        return self._last_at
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -127,7 +147,7 @@ class Journal:
             try:
                 await self._migrate(backend)
                 if not backend.read_only:
-                    await self._prune(backend)
+                    await backend.run(_prune, write=True)
             except JournalError as exc:
                 await backend.close()
                 self._note(exc, REOPEN_SECONDS)
@@ -153,48 +173,48 @@ class Journal:
 
     async def _migrate(self, backend: Backend) -> None:
         if backend.read_only:
-            async with backend.transaction(write=False) as tx:
+
+            def version(tx: Tx) -> int:
                 try:
-                    rows = await tx.fetchall("SELECT MAX(version) FROM tg_schema")
-                except JournalError:
-                    rows = [(0,)]
-            version = int(rows[0][0] or 0)
-            if version != LATEST:
+                    rows = tx.fetchall("SELECT MAX(version) FROM tg_schema")
+                except sqlite3.Error:  # no version table: an empty file
+                    return 0
+                return int(rows[0][0] or 0)
+
+            current = await backend.run(version, write=False)
+            if current != LATEST:
                 raise JournalError(
                     f"{backend.setting}: the journal {backend.where} is read-only and at schema version "
-                    f"{version}, not {LATEST}; make it writable so it can be migrated.",
+                    f"{current}, not {LATEST}; make it writable so it can be migrated.",
                     read_only=True,
                 )
             return
-        async with backend.transaction(write=True) as tx:
-            await tx.lock("taskgroup-mcp schema")
-            await tx.execute(VERSION_TABLE)
-            rows = await tx.fetchall("SELECT MAX(version) FROM tg_schema")
+
+        def migrate(tx: Tx) -> list[tuple[int, str]]:
+            tx.lock("taskgroup-mcp schema")
+            tx.execute(VERSION_TABLE)
+            rows = tx.fetchall("SELECT MAX(version) FROM tg_schema")
             current = int(rows[0][0] or 0)
             if current > LATEST:
                 raise JournalError(
                     f"{backend.setting}: the journal {backend.where} has schema version {current}, newer than "
                     f"this taskgroup-mcp understands ({LATEST}); upgrade taskgroup-mcp."
                 )
-            for version, description, statements in MIGRATIONS:
-                if version <= current:
+            applied: list[tuple[int, str]] = []
+            for number, description, statements in MIGRATIONS:
+                if number <= current:
                     continue
                 for statement in statements:
-                    await tx.execute(statement)
-                await tx.execute(
+                    tx.execute(statement)
+                tx.execute(
                     "INSERT INTO tg_schema (version, applied_at, description) VALUES (?, ?, ?)",
-                    (version, time.time(), description),
+                    (number, time.time(), description),
                 )
-                logger.info(
-                    "journal: migrated %s to schema version %d (%s)", backend.where, version, description
-                )
+                applied.append((number, description))
+            return applied
 
-    async def _prune(self, backend: Backend) -> None:
-        now = time.time()
-        async with backend.transaction(write=True) as tx:
-            await tx.execute("DELETE FROM tg_sent WHERE sent_at < ?", (now - SENT_KEPT_SECONDS,))
-            await tx.execute("DELETE FROM tg_leases WHERE expires_at < ?", (now - 3600.0,))
-            await tx.execute("DELETE FROM tg_fan_outs WHERE created_at < ?", (now - FAN_OUT_REUSE_SECONDS,))
+        for number, description in await backend.run(migrate, write=True):
+            logger.info("journal: migrated %s to schema version %d (%s)", backend.where, number, description)
 
     async def close(self) -> None:
         backend, self._backend = self._backend, None
@@ -207,16 +227,23 @@ class Journal:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    async def _write(self, what: str, fn: Callable[[Any], Awaitable[None]]) -> bool:
-        """Run a write; on failure note the problem and carry on. True when it was written."""
+    async def _writable(self) -> Backend | None:
+        """The backend for a write, or None while the journal is read-only or resting after a failure."""
+        backend = await self._ensure()
+        if self.read_only:
+            return None
+        if self.problem is not None and time.monotonic() < self._next_try:
+            return None
+        return backend
+
+    async def write(self, what: str, fn: Callable[[Tx], None]) -> bool:
+        """``fn`` in one write transaction; on failure note the problem and carry on. True when
+        it was written."""
         try:
-            backend = await self._ensure()
-            if self.read_only:
+            backend = await self._writable()
+            if backend is None:
                 return False
-            if self.problem is not None and time.monotonic() < self._next_try:
-                return False
-            async with backend.transaction(write=True) as tx:
-                await fn(tx)
+            await backend.run(fn, write=True)
         except JournalError as exc:
             self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
             logger.debug("journal: %s not recorded", what)
@@ -225,15 +252,46 @@ class Journal:
             self.problem = None
         return True
 
-    async def _read(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-        """Run a read; raises :class:`JournalError` (noted) when the journal cannot answer."""
+    def write_soon(self, what: str, fn: Callable[[Tx], None]) -> None:
+        """``fn`` in one write transaction queued behind this process's earlier journal work and
+        not waited for (the next read of this process sees it; closing the journal waits for it).
+        For records no answer depends on; a failure is noted as :meth:`write` notes it."""
+        backend = self._backend
+        if backend is None or self.read_only:
+            return
+        if self.problem is not None and time.monotonic() < self._next_try:
+            return
+
+        def failed(exc: JournalError) -> None:
+            self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
+            logger.debug("journal: %s not recorded", what)
+
+        backend.post(fn, on_error=failed)
+
+    async def _read(self, fn: Callable[[Tx], T]) -> T:
+        """``fn`` in one read transaction; raises :class:`JournalError` (noted) when the journal cannot answer."""
         try:
             backend = await self._ensure()
-            async with backend.transaction(write=False) as tx:
-                return await fn(tx)
+            return await backend.run(fn, write=False)
         except JournalError as exc:
             self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
             raise
+
+    async def probe(self) -> str | None:
+        """Try the journal now (a write, or a read when it is read-only): None when it works, else
+        why not (the sentence ``problem`` holds, naming the setting). For readiness checks."""
+
+        def touch(tx: Tx) -> None:
+            tx.fetchall("SELECT MAX(version) FROM tg_schema")
+
+        try:
+            backend = await self._ensure()
+            if not self.read_only and (self.problem is None or time.monotonic() >= self._next_try):
+                await backend.run(touch, write=True)
+                self.problem = None
+        except JournalError as exc:
+            self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
+        return self.problem
 
     # -- groups -------------------------------------------------------------------------------
 
@@ -248,22 +306,9 @@ class Journal:
         active: bool | None = None,
     ) -> bool:
         """A group this caller created or read: keep (or refresh) its entry."""
-        status_text = json.dumps(dict(status), separators=(",", ":")) if status is not None else None
-        at = time.time() if status is not None else None
-        active_value = None if active is None else int(active)
-
-        async def write(tx: Any) -> None:
-            await tx.execute(
-                "INSERT INTO tg_groups (api, tenant, group_id, label, created_at, status, active, status_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api, tenant, group_id) DO UPDATE SET "
-                "label = COALESCE(excluded.label, tg_groups.label), "
-                "status = COALESCE(excluded.status, tg_groups.status), "
-                "active = COALESCE(excluded.active, tg_groups.active), "
-                "status_at = COALESCE(excluded.status_at, tg_groups.status_at)",
-                (scope.api, scope.tenant, group_id, label, created_at, status_text, active_value, at),
-            )
-
-        return await self._write("group", write)
+        return await self.record_added(
+            scope, group_id, created_at=created_at, label=label, status=status, active=active
+        )
 
     async def record_batch(
         self,
@@ -277,43 +322,76 @@ class Journal:
         cost_usd: float,
     ) -> bool:
         """Runs this server added to a group: processors used, output schema, inputs and cost added."""
+        return await self.record_added(
+            scope,
+            group_id,
+            created_at=created_at,
+            processors=processors,
+            schema_fp=schema_fp,
+            added=added,
+            cost_usd=cost_usd,
+        )
+
+    async def record_added(
+        self,
+        scope: Scope,
+        group_id: str,
+        *,
+        created_at: float,
+        label: str | None = None,
+        status: Mapping[str, Any] | None = None,
+        active: bool | None = None,
+        processors: Iterable[str] = (),
+        schema_fp: str | None = None,
+        added: int = 0,
+        cost_usd: float = 0.0,
+        wait: bool = True,
+    ) -> bool:
+        """A group's entry in one transaction: its status as just read (when given), and the runs
+        this server just added (processors used, output schema, inputs and cost added).
+        ``wait=False``: queued (:meth:`write_soon`), True returned at once."""
+        status_text = json.dumps(dict(status), separators=(",", ":")) if status is not None else None
+        status_at = time.time() if status is not None else None
+        active_value = None if active is None else int(active)
         new = sorted(set(processors))
 
-        async def write(tx: Any) -> None:
-            await tx.lock(f"group:{scope.api}:{group_id}")
-            rows = await tx.fetchall(
-                "SELECT processors FROM tg_groups WHERE api = ? AND tenant = ? AND group_id = ?",
-                (scope.api, scope.tenant, group_id),
-            )
-            if not rows:
-                await tx.execute(
-                    "INSERT INTO tg_groups (api, tenant, group_id, created_at, processors, schema_fp, "
-                    "inputs_sent, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        scope.api,
-                        scope.tenant,
-                        group_id,
-                        created_at,
-                        json.dumps(new),
-                        schema_fp,
-                        added,
-                        cost_usd,
-                    ),
-                )
-                return
-            merged = sorted(set(json.loads(rows[0][0] or "[]")) | set(new))
-            await tx.execute(
-                "UPDATE tg_groups SET processors = ?, schema_fp = COALESCE(?, schema_fp), "
-                "inputs_sent = inputs_sent + ?, cost_usd = cost_usd + ? "
-                "WHERE api = ? AND tenant = ? AND group_id = ?",
-                (json.dumps(merged), schema_fp, added, cost_usd, scope.api, scope.tenant, group_id),
+        def write(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO tg_groups (api, tenant, group_id, label, created_at, processors, schema_fp, "
+                "inputs_sent, cost_usd, status, active, status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (api, tenant, group_id) DO UPDATE SET "
+                "label = COALESCE(excluded.label, tg_groups.label), "
+                f"processors = {_MERGED_PROCESSORS[tx.kind]}, "
+                "schema_fp = COALESCE(excluded.schema_fp, tg_groups.schema_fp), "
+                "inputs_sent = tg_groups.inputs_sent + excluded.inputs_sent, "
+                "cost_usd = tg_groups.cost_usd + excluded.cost_usd, "
+                "status = COALESCE(excluded.status, tg_groups.status), "
+                "active = COALESCE(excluded.active, tg_groups.active), "
+                "status_at = COALESCE(excluded.status_at, tg_groups.status_at)",
+                (
+                    scope.api,
+                    scope.tenant,
+                    group_id,
+                    label,
+                    created_at,
+                    json.dumps(new),
+                    schema_fp,
+                    added,
+                    cost_usd,
+                    status_text,
+                    active_value,
+                    status_at,
+                ),
             )
 
-        return await self._write("batch", write)
+        if not wait:
+            self.write_soon("group", write)
+            return True
+        return await self.write("group", write)
 
     async def get_group(self, scope: Scope, group_id: str) -> GroupEntry | None:
-        async def read(tx: Any) -> GroupEntry | None:
-            rows = await tx.fetchall(
+        def read(tx: Tx) -> GroupEntry | None:
+            rows = tx.fetchall(
                 f"SELECT {_GROUP_COLUMNS} FROM tg_groups WHERE api = ? AND tenant = ? AND group_id = ?",
                 (scope.api, scope.tenant, group_id),
             )
@@ -345,27 +423,27 @@ class Journal:
         sql += " ORDER BY created_at DESC, group_id DESC LIMIT ?"
         params.append(limit)
 
-        async def read(tx: Any) -> list[GroupEntry]:
-            return [_entry(r) for r in await tx.fetchall(sql, params)]
+        def read(tx: Tx) -> list[GroupEntry]:
+            return [_entry(r) for r in tx.fetchall(sql, params)]
 
         return await self._read(read)
 
     async def forget_api(self, api: str) -> bool:
         """Drop everything recorded about groups on ``api`` (the sandbox, when it is reset)."""
 
-        async def write(tx: Any) -> None:
-            for table in ("tg_groups", "tg_submissions", "tg_sent", "tg_fan_outs"):
-                await tx.execute(f"DELETE FROM {table} WHERE api = ?", (api,))
+        def write(tx: Tx) -> None:
+            for table in ("tg_groups", "tg_submissions", "tg_sends", "tg_fan_outs"):
+                tx.execute(f"DELETE FROM {table} WHERE api = ?", (api,))
 
-        return await self._write("reset", write)
+        return await self.write("reset", write)
 
     # -- fan_out ------------------------------------------------------------------------------
 
     async def fan_out_group(self, scope: Scope, call_hash: str) -> str | None:
         """The group an identical fan_out call of this tenant created in the last day, if any."""
 
-        async def read(tx: Any) -> str | None:
-            rows = await tx.fetchall(
+        def read(tx: Tx) -> str | None:
+            rows = tx.fetchall(
                 "SELECT group_id FROM tg_fan_outs WHERE api = ? AND tenant = ? AND call_hash = ? "
                 "AND created_at >= ?",
                 (scope.api, scope.tenant, call_hash, time.time() - FAN_OUT_REUSE_SECONDS),
@@ -378,30 +456,22 @@ class Journal:
             return None
 
     async def remember_fan_out(self, scope: Scope, call_hash: str, group_id: str) -> bool:
-        async def write(tx: Any) -> None:
-            await tx.execute(
+        def write(tx: Tx) -> None:
+            tx.execute(
                 "INSERT INTO tg_fan_outs (api, tenant, call_hash, group_id, created_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (api, tenant, call_hash) DO UPDATE SET group_id = excluded.group_id, "
                 "created_at = excluded.created_at",
                 (scope.api, scope.tenant, call_hash, group_id, time.time()),
             )
 
-        return await self._write("fan_out", write)
+        return await self.write("fan_out", write)
 
     # -- submissions: client ids written ahead of each request --------------------------------
 
     async def sent_ids(self, api: str, group_id: str, call_key: str) -> dict[str, SentId]:
         """Every client id of this call written ahead (and what the API confirmed); {} when unknown."""
-
-        async def read(tx: Any) -> dict[str, SentId]:
-            rows = await tx.fetchall(
-                "SELECT cid, sent_at, run_id, sender FROM tg_sent WHERE api = ? AND group_id = ? AND call_key = ?",
-                (api, group_id, call_key),
-            )
-            return {str(r[0]): SentId(str(r[0]), float(r[1]), r[2], r[3]) for r in rows}
-
         try:
-            return await self._read(read)
+            return await self._read(lambda tx: read_sent(tx, api, group_id, call_key))
         except JournalError:
             return {}
 
@@ -422,96 +492,128 @@ class Journal:
 
     async def write_ahead(self, api: str, group_id: str, call_key: str, cids: Sequence[str]) -> bool:
         """Before a request carrying ``cids`` is sent: from now on they may exist in the group."""
-        now = time.time()
-        rows = [(api, group_id, cid, call_key, now, self.instance) for cid in cids]
+        at = self.clock()
 
-        async def write(tx: Any) -> None:
-            await tx.executemany(
-                "INSERT INTO tg_sent (api, group_id, cid, call_key, sent_at, sender) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (api, group_id, cid) DO UPDATE SET sent_at = excluded.sent_at, "
-                "sender = excluded.sender WHERE tg_sent.run_id IS NULL",
-                rows,
-            )
-            await tx.execute(
-                "INSERT INTO tg_submissions (api, group_id, call_key, first_at, last_at, inputs) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (api, group_id, call_key) DO UPDATE SET "
-                "last_at = excluded.last_at",
-                (api, group_id, call_key, now, now, len(cids)),
-            )
+        def write(tx: Tx) -> None:
+            put_sends(tx, api, group_id, call_key, at, self.instance, sent=cids)
+            put_submission(tx, api, group_id, call_key, len(cids), 0, at)
 
-        return await self._write("write-ahead", write)
+        return await self.write("write-ahead", write)
 
     async def confirm(self, api: str, group_id: str, call_key: str, runs: Mapping[str, str]) -> bool:
         """The API answered: ``runs`` maps client id -> run id."""
         if not runs:
             return True
-        now = time.time()
-        rows = [(api, group_id, cid, call_key, now, run_id, self.instance) for cid, run_id in runs.items()]
-
-        async def write(tx: Any) -> None:
-            await tx.executemany(
-                "INSERT INTO tg_sent (api, group_id, cid, call_key, sent_at, run_id, sender) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (api, group_id, cid) DO UPDATE SET run_id = excluded.run_id",
-                rows,
-            )
-
-        return await self._write("confirm", write)
+        at = self.clock()
+        return await self.write(
+            "confirm", lambda tx: put_sends(tx, api, group_id, call_key, at, self.instance, confirmed=runs)
+        )
 
     async def not_sent(self, api: str, group_id: str, cids: Sequence[str]) -> bool:
-        """The request carrying ``cids`` was refused outright (nothing of it landed)."""
-        rows = [(api, group_id, cid) for cid in cids]
+        """The request carrying ``cids`` was refused outright (nothing of it landed), whichever
+        call sent it."""
+        at = self.clock()
 
-        async def write(tx: Any) -> None:
-            await tx.executemany(
-                "DELETE FROM tg_sent WHERE api = ? AND group_id = ? AND cid = ? AND run_id IS NULL", rows
+        def write(tx: Tx) -> None:
+            keys = tx.fetchall(
+                "SELECT DISTINCT call_key FROM tg_sends WHERE api = ? AND group_id = ?", (api, group_id)
             )
+            for (key,) in keys:
+                put_sends(tx, api, group_id, str(key), at, self.instance, refused=cids)
 
-        return await self._write("not-sent", write)
+        return await self.write("not-sent", write)
 
     async def finish_submission(self, api: str, group_id: str, call_key: str, added: int) -> bool:
-        async def write(tx: Any) -> None:
-            await tx.execute(
-                "UPDATE tg_submissions SET added = added + ?, last_at = ? "
-                "WHERE api = ? AND group_id = ? AND call_key = ?",
-                (added, time.time(), api, group_id, call_key),
-            )
+        at = self.clock()
+        return await self.write(
+            "submission", lambda tx: put_submission(tx, api, group_id, call_key, 0, added, at)
+        )
 
-        return await self._write("submission", write)
+    @asynccontextmanager
+    async def submission(
+        self,
+        api: str,
+        group_id: str,
+        call_key: str,
+        *,
+        inputs: int,
+        wait: float,
+        on_wait: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncGenerator[Submission]:
+        """One add_runs call: the same call in other processes and replicas waits for this one (up
+        to ``wait`` seconds, then :class:`LeaseBusy`). One transaction takes the call's lease and
+        reads the client ids earlier attempts wrote (``Submission.sent``); one at the end keeps
+        the outcome and releases the lease. When the journal cannot lock (unavailable,
+        read-only) the call goes on alone (``Submission.locked`` is False)."""
+        name = f"submit:{api}:{group_id}:{call_key}"
+        owner = f"{self.instance}:{secrets.token_hex(6)}"
+
+        async def begin() -> tuple[float | None, dict[str, SentId], bool]:
+            backend = await self._ensure()
+            writable = await self._writable()
+            if writable is None:  # read-only or resting: what was sent can still be read
+                sent = await backend.run(lambda tx: read_sent(tx, api, group_id, call_key), write=False)
+                return None, sent, False
+            now = time.time()
+
+            def take(tx: Tx) -> tuple[float | None, dict[str, SentId]]:
+                holder = take_lease(tx, name, owner, now, LEASE_TTL_SECONDS)
+                return holder, ({} if holder is not None else read_sent(tx, api, group_id, call_key))
+
+            holder, sent = await writable.run(take, write=True)
+            self.problem = None if not self.read_only else self.problem
+            return holder, sent, True
+
+        deadline = anyio.current_time() + wait
+        delay = 0.02
+        while True:
+            try:
+                holder, sent, locking = await begin()
+            except JournalError as exc:
+                self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
+                holder, sent, locking = None, {}, False
+            if holder is None:
+                break
+            now = anyio.current_time()
+            if now >= deadline:
+                raise LeaseBusy(name, holder)
+            if on_wait is not None:
+                await on_wait()
+            await anyio.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, 0.5)
+        call = Submission(
+            self, api, group_id, call_key, inputs=inputs, sent=sent, lease=(name, owner) if locking else None
+        )
+        async with anyio.create_task_group() as renewing:
+            if locking:
+                renewing.start_soon(self._renew, name, owner)
+            try:
+                yield call
+            finally:
+                renewing.cancel_scope.cancel()
+                call.end()
 
     # -- leases: one holder of a call across processes and replicas ---------------------------
 
     async def _try_lease(self, name: str, owner: str) -> float | None:
         backend = await self._ensure()
         now = time.time()
-        async with backend.transaction(write=True) as tx:
-            await tx.lock("lease:" + name)
-            rows = await tx.fetchall("SELECT owner, expires_at FROM tg_leases WHERE name = ?", (name,))
-            if rows and rows[0][0] != owner and float(rows[0][1]) > now:
-                return float(rows[0][1])
-            await tx.execute(
-                "INSERT INTO tg_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) "
-                "DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
-                (name, owner, now + LEASE_TTL_SECONDS),
-            )
-        return None
+        return await backend.run(lambda tx: take_lease(tx, name, owner, now, LEASE_TTL_SECONDS), write=True)
 
     async def _renew(self, name: str, owner: str) -> None:
         while True:
             await anyio.sleep(LEASE_TTL_SECONDS / 3)
 
-            async def write(tx: Any) -> None:
-                await tx.execute(
+            def write(tx: Tx) -> None:
+                tx.execute(
                     "UPDATE tg_leases SET expires_at = ? WHERE name = ? AND owner = ?",
                     (time.time() + LEASE_TTL_SECONDS, name, owner),
                 )
 
-            await self._write("lease", write)
+            await self.write("lease", write)
 
     async def _release(self, name: str, owner: str) -> None:
-        async def write(tx: Any) -> None:
-            await tx.execute("DELETE FROM tg_leases WHERE name = ? AND owner = ?", (name, owner))
-
-        await self._write("lease", write)
+        await self.write("lease", lambda tx: release_lease(tx, name, owner))
 
     @asynccontextmanager
     async def lease(
@@ -541,16 +643,14 @@ class Journal:
                 await on_wait()
             await anyio.sleep(min(delay, deadline - now))
             delay = min(delay * 2, 0.5)
-        renewing = anyio.create_task_group()
-        await renewing.__aenter__()
-        renewing.start_soon(self._renew, name, owner)
-        try:
-            yield True
-        finally:
-            renewing.cancel_scope.cancel()
-            await renewing.__aexit__(None, None, None)
-            with anyio.CancelScope(shield=True):
-                await self._release(name, owner)
+        async with anyio.create_task_group() as renewing:
+            renewing.start_soon(self._renew, name, owner)
+            try:
+                yield True
+            finally:
+                renewing.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await self._release(name, owner)
 
     # -- for people ---------------------------------------------------------------------------
 
@@ -563,6 +663,13 @@ class Journal:
             f"Journal not fully available: {self.problem} Tools keep working against the API, but "
             "this call may not be listed by list_task_groups and exactly-once holds within this process only."
         )
+
+
+def _prune(tx: Tx) -> None:
+    now = time.time()
+    tx.execute("DELETE FROM tg_sends WHERE at < ?", (now - SENT_KEPT_SECONDS,))
+    tx.execute("DELETE FROM tg_leases WHERE expires_at < ?", (now - 3600.0,))
+    tx.execute("DELETE FROM tg_fan_outs WHERE created_at < ?", (now - FAN_OUT_REUSE_SECONDS,))
 
 
 def open_journal(settings: Settings) -> Journal | None:

@@ -1,27 +1,34 @@
-"""The journal in PostgreSQL, for replicated deployments: psycopg 3 (async) with a small pool.
+"""The journal in PostgreSQL, for replicated deployments: psycopg 3 on a few worker threads.
 
 Every replica points ``TASKGROUP_MCP_DATABASE_URL`` at the same database; the schema is created
-and migrated by whichever starts first. Named locks are transaction-scoped advisory locks. Errors
-name the setting and the server's reason, never the URL (it holds the password).
+and migrated by whichever starts first. A worker thread owns the connection (opened again after it
+broke) and runs a transaction whole in pipeline mode: its statements go out together and the
+answers come back together, so a write costs one round trip, not one per statement. Named locks are transaction-scoped advisory locks. Errors name the setting and the
+server's reason, never the URL (it holds the password).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from ._backend import Row
+import anyio.to_thread
+
+from ._backend import Row, Tx
 from ._errors import JournalError
+from ._worker import Slot, Workers
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection
-    from psycopg_pool import AsyncConnectionPool
+    from psycopg import Connection, Cursor
 
+T = TypeVar("T")
 SETTING = "TASKGROUP_MCP_DATABASE_URL"
 CONNECT_TIMEOUT_SECONDS = 5
-POOL_MAX = 8
+WORKERS = 1
+"""Connections (and threads) per server process: one, so a process's journal work happens in the
+order it was asked for; its transactions are a few statements long."""
 STATEMENT_TIMEOUT_MS = 15_000
 
 
@@ -44,22 +51,58 @@ def _reason(exc: BaseException, secret: str) -> str:
 
 
 class PostgresTx:
-    def __init__(self, conn: AsyncConnection[Any]) -> None:
+    """Statements of one transaction, sent in pipeline mode. A write transaction of a single
+    statement goes out alone (it is atomic by itself); ``BEGIN`` is sent before a second one, or
+    before a read, and ``COMMIT`` at the end."""
+
+    kind = "postgresql"
+
+    def __init__(self, conn: Connection[Any], *, write: bool) -> None:
         self._conn = conn
+        self._held: tuple[str, tuple[Any, ...]] | None = None
+        self._pending_begin = write
+        self.in_block = False
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self._conn.execute(sql.replace("?", "%s"), tuple(params))  # pyright: ignore[reportArgumentType]
+    def _send(self, sql: str, params: tuple[Any, ...]) -> Cursor[Any]:
+        return self._conn.execute(sql.replace("?", "%s"), params)  # pyright: ignore[reportArgumentType]
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        async with self._conn.cursor() as cur:
-            await cur.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])  # pyright: ignore[reportArgumentType]
+    def _open_block(self) -> None:
+        if self._pending_begin:
+            self._pending_begin = False
+            self.in_block = True
+            self._conn.execute("BEGIN")
+            if self._held is not None:
+                self._send(*self._held)
+                self._held = None
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        cur = await self._conn.execute(sql.replace("?", "%s"), tuple(params))  # pyright: ignore[reportArgumentType]
-        return list(await cur.fetchall())
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self._pending_begin and self._held is None:
+            self._held = (sql, tuple(params))  # alone, it needs no BEGIN
+            return
+        self._open_block()
+        self._send(sql, tuple(params))
 
-    async def lock(self, name: str) -> None:
-        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self._open_block()
+        return list(self._send(sql, tuple(params)).fetchall())
+
+    def lock(self, name: str) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
+
+    def finish(self) -> None:
+        """Send what is held, and ``COMMIT`` if a block was opened."""
+        if self._held is not None:
+            self._send(*self._held)
+            self._held = None
+        if self.in_block:
+            self._conn.execute("COMMIT")
+
+
+def _close(slot: Slot[Connection[Any]]) -> None:
+    if slot.conn is not None:
+        with contextlib.suppress(Exception):
+            slot.conn.close()
+        slot.conn = None
 
 
 class PostgresBackend:
@@ -69,61 +112,107 @@ class PostgresBackend:
     setting = SETTING
     read_only = False
 
-    def __init__(self, pool: AsyncConnectionPool[Any], url: str) -> None:
-        self._pool = pool
+    def __init__(self, workers: Workers[Connection[Any]], url: str) -> None:
+        self._workers = workers
+        self._url = url
         self._secret = urlsplit(url).password or ""
         self.where = describe_url(url)
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend(where={self.where!r})"
 
     @classmethod
     async def open(cls, url: str) -> PostgresBackend:
         try:
-            import psycopg
-            from psycopg_pool import AsyncConnectionPool, PoolTimeout
-        except ImportError:  # pragma: no cover - a dependency of the package
+            import psycopg  # a dependency of the package
+        except ImportError:  # pragma: no cover
             raise JournalError(
                 f"{SETTING}: the psycopg package is missing; reinstall parallel-taskgroup-mcp."
             ) from None
-        where = describe_url(url)
-        secret = urlsplit(url).password or ""
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            url,
-            min_size=1,
-            max_size=POOL_MAX,
-            open=False,
-            timeout=CONNECT_TIMEOUT_SECONDS,
-            reconnect_timeout=CONNECT_TIMEOUT_SECONDS,
-            kwargs={
-                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-                "autocommit": True,
-                "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                "application_name": "taskgroup-mcp",
-            },
-            name="taskgroup-mcp-journal",
-        )
+        del psycopg
+        workers: Workers[Connection[Any]] = Workers("taskgroup-mcp-journal-pg", WORKERS, _close)
+        backend = cls(workers, url)
         try:
-            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
-        except (PoolTimeout, psycopg.Error, OSError) as exc:
-            with contextlib.suppress(Exception):
-                await pool.close(timeout=1)
-            raise JournalError(
-                f"{SETTING}: cannot connect to the PostgreSQL database at {where} ({_reason(exc, secret)}). "
-                "Check the URL, the server and the credentials, or unset it to use the local SQLite journal."
-            ) from None
-        return cls(pool, url)
+            await backend._workers.run(backend._connection)  # fails here, not on first use, when it is wrong
+        except BaseException:
+            await backend.close()
+            raise
+        return backend
 
-    @contextlib.asynccontextmanager
-    async def transaction(self, *, write: bool) -> AsyncGenerator[PostgresTx]:
-        del write
+    def _connection(self, slot: Slot[Connection[Any]]) -> Connection[Any]:
         import psycopg
-        from psycopg_pool import PoolTimeout
 
+        conn = slot.conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        _close(slot)
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                yield PostgresTx(conn)
-        except (PoolTimeout, psycopg.Error, OSError) as exc:
+            slot.conn = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                application_name="taskgroup-mcp",
+            )
+        except (psycopg.Error, OSError) as exc:
             raise JournalError(
-                f"{SETTING}: the PostgreSQL database at {self.where} failed ({_reason(exc, self._secret)})."
+                f"{SETTING}: cannot connect to the PostgreSQL database at {self.where} "
+                f"({_reason(exc, self._secret)}). Check the URL, the server and the credentials, or unset "
+                "it to use the local SQLite journal."
             ) from None
+        return slot.conn
+
+    def _transaction(self, fn: Callable[[Tx], T], write: bool) -> Callable[[Slot[Connection[Any]]], T]:
+        def transaction(slot: Slot[Connection[Any]]) -> T:
+            import psycopg
+
+            conn = self._connection(slot)
+            try:
+                # Pipeline mode: the statements leave together and their answers come back
+                # together; a read waits only for what was sent before it.
+                with conn.pipeline():
+                    tx = PostgresTx(conn, write=write)
+                    result = fn(tx)
+                    tx.finish()
+            except BaseException as exc:
+                self._after_failure(slot, conn)
+                if isinstance(exc, (psycopg.Error, OSError)):
+                    raise JournalError(
+                        f"{SETTING}: the PostgreSQL database at {self.where} failed "
+                        f"({_reason(exc, self._secret)})."
+                    ) from None
+                raise
+            return result
+
+        return transaction
+
+    async def run(self, fn: Callable[[Tx], T], *, write: bool) -> T:
+        return await self._workers.run(self._transaction(fn, write))
+
+    def post(self, fn: Callable[[Tx], object], *, on_error: Callable[[JournalError], None]) -> None:
+        def report(exc: BaseException) -> None:
+            on_error(
+                exc
+                if isinstance(exc, JournalError)
+                else JournalError(f"{SETTING}: the PostgreSQL database at {self.where} failed.")
+            )
+
+        self._workers.post(self._transaction(fn, True), report)
+
+    @staticmethod
+    def _after_failure(slot: Slot[Connection[Any]], conn: Connection[Any]) -> None:
+        """Roll back what a failed transaction left open; a broken connection is opened again later."""
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        if conn.closed or conn.broken:
+            _close(slot)
+            return
+        try:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+        except psycopg.Error:
+            _close(slot)
 
     async def close(self) -> None:
-        await self._pool.close(timeout=5)
+        await anyio.to_thread.run_sync(self._workers.close)

@@ -49,6 +49,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "which server process wrote each client id (a repeat by another process settles first)",
         ["ALTER TABLE tg_sent ADD COLUMN sender TEXT"],
     ),
+    (
+        4,
+        "client ids kept per request (one row per write, not per id): what a call sent, confirmed, refused",
+        [
+            """CREATE TABLE IF NOT EXISTS tg_sends (
+                api TEXT NOT NULL, group_id TEXT NOT NULL, call_key TEXT NOT NULL,
+                at DOUBLE PRECISION NOT NULL, sender TEXT NOT NULL,
+                sent TEXT NOT NULL, confirmed TEXT NOT NULL, refused TEXT NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS tg_sends_by_call ON tg_sends (api, group_id, call_key, at)",
+            "CREATE INDEX IF NOT EXISTS tg_sends_by_time ON tg_sends (at)",
+            # Client ids are hex digits: each becomes a one-id JSON array as it is. Confirmed run ids
+            # are not carried over (a repeat of such a call settles once before resending).
+            """INSERT INTO tg_sends (api, group_id, call_key, at, sender, sent, confirmed, refused)
+                SELECT api, group_id, call_key, sent_at, COALESCE(sender, ''), '["' || cid || '"]', '{}', '[]'
+                FROM tg_sent""",
+            "DROP TABLE tg_sent",
+        ],
+    ),
 ]
 
 VERSION_TABLE = (

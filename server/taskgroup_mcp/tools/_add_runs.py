@@ -259,13 +259,13 @@ async def submit_batch(
         )
     group = await client.get_task_group(group_id)
     if journaled is not None:
-        await journaled.seen(group)
         await journaled.added(
             group_id,
             processors=[run.processor for run in batch.run_inputs],
             spec=batch.spec,
             added=result.added,
             cost_usd=batch.estimate.cost_usd * result.added / max(1, total),
+            group=group,
         )
     status = summarize(group, notice=None)
     status.next_step = None

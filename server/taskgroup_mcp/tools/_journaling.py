@@ -1,12 +1,14 @@
 """The tools' use of the journal: record what callers create and see, and submit exactly once
 across processes and replicas.
 
-:func:`submit_journaled` wraps ``client.submit`` for one call: a lease in the journal makes the same
-call (group + call key) in another process or replica wait for this one; every client id is written
-ahead before anything is sent; the run ids the API confirmed are kept. A call repeated after a
-restart therefore knows what it may already have sent: ids sent (answered or not) are
-reconciled (the group read) only after the settle window has passed since another process sent
-them: never resent blindly, and never assumed present without being seen.
+:func:`submit_journaled` wraps ``client.submit`` for one call. The journal is the submission
+engine's write-ahead hook (each request's client ids are written before it is sent, the run ids
+the API confirmed are kept); what stays here is what the engine cannot know: a lease in the
+journal makes the same call (group + call key) in another process or replica wait for this one,
+and a call repeated after a restart or on another replica starts from what earlier attempts left:
+confirmed runs count as present, and ids sent without an answer are reconciled (the group read)
+only after the settle window has passed since they were sent: never resent blindly, and never
+assumed present without being seen or confirmed.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any
 import anyio
 
 from taskgroup_mcp import wire
-from taskgroup_mcp.client import NotFoundError, ParallelClient, SubmitResult, derive_cids
-from taskgroup_mcp.journal import Journal, LeaseBusy, Scope
+from taskgroup_mcp.client import NotFoundError, ParallelClient, SubmitResult
+from taskgroup_mcp.journal import Journal, LeaseBusy, Scope, Submission
 
 from ._arguments import ArgumentProblem
 from ._sanitize import strip_invisible
@@ -103,20 +105,25 @@ class Journaled:
 
     async def created(self, group: wire.TaskGroup, label: str | None) -> None:
         if self.journal is not None:
-            await self.journal.record_group(
-                self.scope, group.taskgroup_id, created_at=unix_time(group.created_at), label=label
+            await self.journal.record_added(
+                self.scope,
+                group.taskgroup_id,
+                created_at=unix_time(group.created_at),
+                label=label,
+                wait=False,
             )
 
     async def seen(self, group: wire.TaskGroup) -> None:
         """A group read from the API: keep its status (and label) for list_task_groups."""
         if self.journal is not None:
-            await self.journal.record_group(
+            await self.journal.record_added(
                 self.scope,
                 group.taskgroup_id,
                 created_at=unix_time(group.created_at),
                 label=label_of(group),
                 status=status_record(group),
                 active=group.status.is_active,
+                wait=False,
             )
 
     async def added(
@@ -127,9 +134,13 @@ class Journaled:
         spec: wire.TaskSpec | None,
         added: int,
         cost_usd: float,
+        group: wire.TaskGroup | None = None,
     ) -> None:
-        if self.journal is not None and added:
-            await self.journal.record_batch(
+        """Runs added to a group (and, given ``group`` as just read, its status and label): one write."""
+        if self.journal is None or (not added and group is None):
+            return
+        if group is None:
+            await self.journal.record_added(
                 self.scope,
                 group_id,
                 created_at=time.time(),
@@ -137,7 +148,22 @@ class Journaled:
                 schema_fp=schema_fingerprint(spec),
                 added=added,
                 cost_usd=cost_usd,
+                wait=False,
             )
+            return
+        await self.journal.record_added(
+            self.scope,
+            group_id,
+            created_at=unix_time(group.created_at),
+            label=label_of(group),
+            status=status_record(group),
+            active=group.status.is_active,
+            processors=processors if added else (),
+            schema_fp=schema_fingerprint(spec) if added else None,
+            added=added,
+            cost_usd=cost_usd if added else 0.0,
+            wait=False,
+        )
 
 
 def _journal_key(call_key: str | None, spec: wire.TaskSpec | None) -> str:
@@ -174,9 +200,11 @@ async def submit_journaled(
             await on_wait("the same call is running in another server process; waiting for it")
 
     try:
-        async with journal.lease(f"submit:{api}:{group_id}:{key}", wait=lease_wait, on_wait=waiting):
+        async with journal.submission(
+            api, group_id, key, inputs=len(inputs), wait=lease_wait, on_wait=waiting
+        ) as call:
             return await _submit_locked(
-                client, journal, api, group_id, inputs, default_task_spec, call_key, key, on_progress, on_wait
+                client, call, group_id, inputs, default_task_spec, call_key, on_progress, on_wait
             )
     except LeaseBusy:
         raise SameCallRunning(
@@ -187,40 +215,39 @@ async def submit_journaled(
 
 async def _submit_locked(
     client: ParallelClient,
-    journal: Journal,
-    api: str,
+    call: Submission,
     group_id: str,
     inputs: Sequence[wire.RunInput],
     spec: wire.TaskSpec | None,
     call_key: str | None,
-    key: str,
     on_progress: ProgressFn | None,
     on_wait: WaitingFn | None,
 ) -> SubmitResult:
-    cids = derive_cids(group_id, inputs, call_key=call_key, default_task_spec=spec)
-    known = await journal.sent_ids(api, group_id, key)
-    # Ids another process (an earlier attempt that crashed or was restarted, another replica) sent:
-    # runs it committed may not be listed yet (the API's read lag), so reconcile only once the
-    # settle window since that attempt has passed. This process's own attempts the client tracks.
-    elsewhere = [known[c].sent_at for c in cids if c in known and known[c].sender != journal.instance]
-    if elsewhere:
-        wait = max(elsewhere) + client.settle_seconds - time.time()
+    """Under the call's lease: the engine writes each request's client ids ahead through ``call``
+    (its write-ahead hook) and reports what the API confirmed. What earlier attempts of this call
+    left in the journal comes first: runs the API confirmed to any process count as present (the
+    engine does not send them again, even while reads of the group lag), and ids another process
+    sent without an answer (it stopped, or its answer was lost) are reconciled only once the
+    settle window since it sent them has passed: runs it committed may not be listed before. This
+    process's own earlier attempts the client remembers itself."""
+    confirmed = {cid: sent.run_id for cid, sent in call.sent.items() if sent.run_id}
+    if confirmed:
+        client.memory.remember(group_id, confirmed)
+    unanswered = [s.sent_at for s in call.sent.values() if s.run_id is None and s.sender != call.sender]
+    if unanswered:
+        wait = max(unanswered) + client.settle_seconds - time.time()
         if wait > 0:
             logger.debug("group %s: waiting %.1f s for an earlier attempt's runs to show", group_id, wait)
             if on_wait is not None:
                 await on_wait(f"an earlier attempt sent these inputs; checking what landed in {wait:.0f} s")
             await anyio.sleep(min(wait, client.settle_seconds))
-    confirmed = {c for c in cids if c in known and known[c].run_id}
-    todo = [c for c in dict.fromkeys(cids) if c not in confirmed]
-    await journal.write_ahead(api, group_id, key, todo)
     result = await client.submit(
-        group_id, inputs, default_task_spec=spec, call_key=call_key, on_progress=on_progress
+        group_id, inputs, default_task_spec=spec, call_key=call_key, on_progress=on_progress, journal=call
     )
-    await journal.confirm(api, group_id, key, result.run_ids)
-    refused = [f.cid for f in result.failed if not f.retryable and f.status_code is not None]
-    if refused:
-        await journal.not_sent(api, group_id, refused)
-    await journal.finish_submission(api, group_id, key, result.added)
+    call.finished(
+        added=result.added,
+        refused=[f.cid for f in result.failed if not f.retryable and f.status_code is not None],
+    )
     return result
 
 
