@@ -100,3 +100,23 @@ async def test_a_server_restarted_inside_the_read_lag_repeats_the_call_and_adds_
     assert (answer["added"], answer["failed_total"]) == (4, 0), answer
     assert (again["added"], again["already_present"]) == (0, 4), again
     assert sorted(runs.values()) == [1, 1, 1, 1], "each input once, even after the restart"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_group_created_by_one_server_and_filled_by_another_is_not_refilled_by_the_first(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    inputs = ["Acme", "Hooli", "Initech"]
+    with sandbox_process("--speed", "2000", "--seed", "7") as api:
+        env = _journal_env(kind, request, api)
+        with anyio.fail_after(60):
+            async with server_process(env) as creator, server_process(env) as other:
+                gid = data(await creator.call_tool("create_task_group", {}))["task_group_id"]
+                args = {"task_group_id": gid, "inputs": inputs}
+                first = data(await other.call_tool("add_runs", args))
+                again = data(await creator.call_tool("add_runs", args))  # it created the group, empty then
+        await anyio.sleep(0.2)
+        runs = await _runs_by_cid(api, gid)
+    assert first["added"] == 3, first
+    assert (again["added"], again["already_present"]) == (0, 3), again
+    assert sorted(runs.values()) == [1, 1, 1], "each input once"

@@ -229,7 +229,10 @@ async def _submit_locked(
     engine does not send them again, even while reads of the group lag), and ids another process
     sent without an answer (it stopped, or its answer was lost) are reconciled only once the
     settle window since it sent them has passed: runs it committed may not be listed before. This
-    process's own earlier attempts the client remembers itself."""
+    process's own earlier attempts the client remembers itself. A group this process created is
+    no longer taken as empty once the journal shows an attempt of this call elsewhere."""
+    if call.sent:  # the group holds runs of this call whatever this process remembers creating
+        client.memory.touched(group_id)
     confirmed = {cid: sent.run_id for cid, sent in call.sent.items() if sent.run_id}
     if confirmed:
         client.memory.remember(group_id, confirmed)
