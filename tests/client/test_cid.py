@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from taskgroup_mcp.client import RESERVED_METADATA_KEY, InputValidationError, ParallelClient, derive_cids
+from taskgroup_mcp.client import RESERVED_METADATA_KEY, InputValidationError, ParallelClient
+from taskgroup_mcp.client._cid import derive_cids
 from taskgroup_mcp.wire import McpServer, RunInput, TaskSpec, TextSchema
 
 

@@ -8,7 +8,9 @@ import anyio
 import pytest
 from journal_harness import JournalMaker
 
-from taskgroup_mcp.journal import SCHEMA_VERSION, Journal, LeaseBusy, Scope, tenant_of
+from taskgroup_mcp.journal import Journal, LeaseBusy, Scope
+from taskgroup_mcp.journal._journal import tenant_of
+from taskgroup_mcp.journal._schema import LATEST as SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 

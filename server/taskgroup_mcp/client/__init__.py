@@ -32,7 +32,7 @@ The error tree (every exception has ``retryable``; status errors carry ``status_
 (The full drawing with meanings is in ``_errors.py``.)
 """
 
-from ._cid import RESERVED_METADATA_KEY, derive_cids
+from ._cid import RESERVED_METADATA_KEY
 from ._client import ParallelClient
 from ._engine import NoJournal, SubmitJournal
 from ._errors import (
@@ -88,6 +88,5 @@ __all__ = [
     "SubmitJournal",
     "SubmitResult",
     "UnprocessableEntityError",
-    "derive_cids",
     "secret_forms",
 ]

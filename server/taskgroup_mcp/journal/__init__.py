@@ -21,29 +21,16 @@ Layer: imports ``wire``, ``config`` and ``client``; ``tools`` and ``commands`` i
 """
 
 from ._errors import JournalError
-from ._journal import (
-    FAN_OUT_REUSE_SECONDS,
-    LEASE_TTL_SECONDS,
-    Journal,
-    LeaseBusy,
-    open_journal,
-    tenant_of,
-)
-from ._records import GroupEntry, Scope, SentId
-from ._schema import LATEST as SCHEMA_VERSION
+from ._journal import Journal, LeaseBusy, open_journal
+from ._records import GroupEntry, Scope
 from ._submission import Submission
 
 __all__ = [
-    "FAN_OUT_REUSE_SECONDS",
-    "LEASE_TTL_SECONDS",
-    "SCHEMA_VERSION",
     "GroupEntry",
     "Journal",
     "JournalError",
     "LeaseBusy",
     "Scope",
-    "SentId",
     "Submission",
     "open_journal",
-    "tenant_of",
 ]
