@@ -26,7 +26,15 @@ from ._backend import Backend, Row, Tx
 from ._errors import JournalError
 from ._records import GroupEntry, Scope, SentId
 from ._schema import LATEST, MIGRATIONS, VERSION_TABLE
-from ._submission import Submission, put_sends, put_submission, read_sent, release_lease, take_lease
+from ._submission import (
+    Submission,
+    fold_sends,
+    put_sends,
+    put_submission,
+    read_sent,
+    release_lease,
+    take_lease,
+)
 
 if TYPE_CHECKING:
     from taskgroup_mcp.config import Settings
@@ -479,11 +487,15 @@ class Journal:
         """Every client id still recorded as sent to the group, by any call; None when the journal
         cannot answer. Ids older than the retention window are pruned, so this is a lower bound."""
 
-        async def read(tx: Any) -> set[str]:
-            rows = await tx.fetchall(
-                "SELECT cid FROM tg_sent WHERE api = ? AND group_id = ?", (api, group_id)
-            )
-            return {str(r[0]) for r in rows}
+        def read(tx: Tx) -> set[str]:
+            by_call: dict[str, list[Row]] = {}
+            for key, *row in tx.fetchall(
+                "SELECT call_key, at, sender, sent, confirmed, refused FROM tg_sends "
+                "WHERE api = ? AND group_id = ? ORDER BY at",
+                (api, group_id),
+            ):
+                by_call.setdefault(str(key), []).append(tuple(row))
+            return {cid for rows in by_call.values() for cid in fold_sends(rows)}
 
         try:
             return await self._read(read)
