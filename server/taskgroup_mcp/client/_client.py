@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, TypedDict, TypeVar
 
-import anyio
 import httpx2
 from pydantic import SecretStr
 
@@ -20,26 +18,24 @@ from taskgroup_mcp.wire import (
     RunStatus,
     TaskGroup,
     TaskGroupRunResponse,
-    TaskGroupStatusEvent,
     TaskRun,
     TaskRunEvent,
     TaskRunResult,
     TaskSpec,
     WireModel,
-    parse_event,
 )
 
+from . import _event_streams as event_streams
 from ._engine import EngineOptions, SubmitEngine, SubmitJournal
-from ._errors import APIStatusError, APIStreamError, APITimeoutError, ParallelError, RateLimitError
 from ._features import betas_for, mcp_header_values
-from ._http import Redact, logger, open_sse, send
+from ._http import Redact, open_sse, send
 from ._limit import AdaptiveLimit
 from ._memory import SubmitMemory
 from ._pacing import Pacer
-from ._parse import parse_body, parse_object
+from ._parse import parse_body
 from ._redact import Redactor
 from ._retry import Backoff, RetryBudget, RetryPolicy
-from ._stream import Opener, ResumableStream
+from ._stream import Opener
 from ._submit import PreparedCall, RunBatch, SubmitResult
 from ._tail import RunTag
 
@@ -47,38 +43,6 @@ M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
 
 USER_AGENT = "taskgroup-mcp/0.1"
-FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled"})
-
-
-def _is_final(run: Any) -> bool:
-    """Whether a raw run object is in a final state (read without the models, which may refuse it)."""
-    if not isinstance(run, dict):
-        return False
-    status = run.get("status")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    return status in FINAL_RUN_STATUSES or run.get("is_active") is False  # pyright: ignore[reportUnknownMemberType]
-
-
-def _run_tags(batch: list[dict[str, Any]], key: str) -> list[RunTag]:
-    tags: list[RunTag] = []
-    for raw in batch:
-        run = raw.get("run")
-        if raw.get("type") != "task_run.state" or not isinstance(run, dict):
-            continue
-        run_d: dict[str, Any] = run  # pyright: ignore[reportUnknownVariableType]
-        run_id = run_d.get("run_id")
-        if not isinstance(run_id, str):
-            continue
-        meta = run_d.get("metadata")
-        value = meta.get(key) if isinstance(meta, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        event_id = raw.get("event_id")
-        tags.append(
-            RunTag(
-                event_id if isinstance(event_id, str) else None,
-                run_id,
-                value if isinstance(value, str) else None,
-            )
-        )
-    return tags
 
 
 class _Options(TypedDict):
@@ -271,35 +235,6 @@ class ParallelClient:
             time_limit=self.timeout,
         )
 
-    async def _retrying(
-        self,
-        what: str,
-        attempt_fn: Callable[[], Awaitable[T]],
-        *,
-        final_statuses: frozenset[int] = frozenset(),
-    ) -> T:
-        """Run a safe call, retrying retryable failures with backoff within the retry budget
-        (``final_statuses``: retryable statuses this call hands back to its caller at once)."""
-        attempt = 0
-        while True:
-            try:
-                result = await attempt_fn()
-            except ParallelError as exc:
-                final = isinstance(exc, APIStatusError) and exc.status_code in final_statuses
-                if not exc.retryable or final or attempt >= self.max_retries:
-                    raise
-                if not self.retry_budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
-                    logger.debug("%s: retry budget exhausted", what)
-                    raise
-                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
-                delay = self.retry_policy().delay(attempt, retry_after)
-                logger.debug("%s: %s, retry %d in %.3f s", what, type(exc).__name__, attempt + 1, delay)
-                attempt += 1
-                await anyio.sleep(delay)
-                continue
-            self.retry_budget.refund()
-            return result
-
     async def _get(
         self,
         path: str,
@@ -322,7 +257,7 @@ class ParallelClient:
             )
             return parse_body(model, response.content, method="GET", path=path, redact=self._redact)
 
-        return await self._retrying(f"GET {path}", once, final_statuses=final_statuses)
+        return await self.retry_policy().call(f"GET {path}", once, final_statuses=final_statuses)
 
     def _open(self, path: str, betas: Sequence[str] = ()) -> Opener:
         """Connections to one SSE endpoint, for :class:`ResumableStream`."""
@@ -351,7 +286,7 @@ class ParallelClient:
             response = await self._post(self._group_path(), body)
             return parse_body(TaskGroup, response.content, method="POST", path=self._group_path())
 
-        group = await self._retrying("POST groups", once)
+        group = await self.retry_policy().call("POST groups", once)
         self.memory.created(group.taskgroup_id)
         return group
 
@@ -407,6 +342,8 @@ class ParallelClient:
             TaskGroupRunResponse, response.content, method="POST", path=self._group_path(group_id, "runs")
         )
 
+    # ------------------------------------------------------------------ streams (their meaning: _event_streams)
+
     def group_events(
         self, group_id: str, last_event_id: str | None = None, timeout: float | None = None
     ) -> AsyncIterator[Event]:
@@ -417,54 +354,15 @@ class ParallelClient:
         hour): the end is an inactive group status after the events, or a connection with nothing
         new while the group is inactive. With ``timeout`` it ends after about that many seconds.
         """
-        return self._group_events(group_id, last_event_id, timeout)
+        path = self._group_path(group_id, "events")
 
-    async def _group_events(
-        self, group_id: str, last_event_id: str | None, seconds: float | None
-    ) -> AsyncIterator[Event]:
-        deadline = None if seconds is None else anyio.current_time() + seconds
-        # After a planned close: `ended` when the last event was an inactive status in stream
-        # order; `news` when that connection delivered anything. A status that opens a
-        # connection is the group's state now (a snapshot), placed before the events a fresh
-        # stream replays: an inactive snapshot does not mean the replay after it was read.
-        ended, news = [False], [False]
-        connection = [0]
-        completed: set[tuple[str, str]] = set()
-
-        def query() -> dict[str, str]:
-            if deadline is None:
-                return {}
-            return {"timeout": f"{max(0.0, deadline - anyio.current_time()):.3f}"}
-
-        async def follow() -> bool:
-            had_news, news[0] = news[0], False
-            if ended[0]:
-                return False
-            if had_news:
-                return True  # more may come after the cursor: the next connection resumes there
+        async def is_active() -> bool:
             return (await self.get_task_group(group_id)).status.is_active
 
-        stream = ResumableStream(
-            self._open(self._group_path(group_id, "events")),
-            self._group_path(group_id, "events"),
-            self.retry_policy(),
-            query=query,
-            cursor=last_event_id,
-            follow=follow,
-            deadline=deadline,
-        )
-        async for raw in stream:
-            opens = stream.connections != connection[0]
-            connection[0] = stream.connections
-            news[0] = True
-            event = parse_event(raw)
-            ended[0] = isinstance(event, TaskGroupStatusEvent) and not opens and not event.status.is_active
-            if isinstance(event, TaskRunEvent):
-                key = (event.run.run_id, event.run.status)
-                if key in completed:
-                    continue
-                completed.add(key)
-            yield event
+        return event_streams.group_events(
+            self._open(path), path, self.retry_policy(), is_active=is_active, last_event_id=last_event_id,
+            seconds=timeout,
+        )  # fmt: skip
 
     def group_runs(
         self,
@@ -480,7 +378,7 @@ class ParallelClient:
         """
         return self._group_runs(group_id, include_input, include_output, status, last_event_id)
 
-    async def _group_runs(
+    def _group_runs(
         self,
         group_id: str,
         include_input: bool,
@@ -496,19 +394,10 @@ class ParallelClient:
         if status is not None:
             params["status"] = status
         path = self._group_path(group_id, "runs")
-        stream = ResumableStream(
-            self._open(path), path, self.retry_policy(), query=lambda: params, cursor=last_event_id
-        )
-        async for raw in stream:
-            kind = raw.get("type")
-            if kind == "error":
-                err = raw.get("error")
-                msg = err.get("message") if isinstance(err, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-                text = self._redact(msg) if isinstance(msg, str) else "error event"
-                raise APIStreamError(f"GET {path}: {text}", method="GET", path=path)
-            if kind != "task_run.state":
-                continue
-            yield parse_object(TaskRunEvent, raw, method="GET", path=path, redact=self._redact)
+        return event_streams.group_runs(
+            self._open(path), path, self.retry_policy(), params=params, last_event_id=last_event_id,
+            redact=self._redact,
+        )  # fmt: skip
 
     def group_run_tags(
         self, group_id: str, key: str, *, after: str | None = None
@@ -516,16 +405,8 @@ class ParallelClient:
         """Every run of the group after the cursor ``after`` (from the start when None) as
         ``(event_id, run_id, metadata[key])``, in batches (one per network read), without building
         models: the cheap read that reconciliation and audits are made of. Resumes after cuts."""
-        return self._group_run_tags(group_id, key, after)
-
-    async def _group_run_tags(
-        self, group_id: str, key: str, after: str | None
-    ) -> AsyncIterator[list[RunTag]]:
         path = self._group_path(group_id, "runs")
-        stream = ResumableStream(self._open(path), path, self.retry_policy(), cursor=after)
-        async for batch in stream.batches():
-            if tags := _run_tags(batch, key):
-                yield tags
+        return event_streams.group_run_tags(self._open(path), path, self.retry_policy(), key=key, after=after)
 
     async def scan_group_runs(self, group_id: str, key: str) -> dict[str, list[str]]:
         """``metadata[key]`` value -> run ids (in stream order), over the whole group."""
@@ -600,35 +481,8 @@ class ParallelClient:
         connect (no cursor), so events already delivered are skipped. The end is read from the
         raw run object, so a run the models cannot parse still ends the stream.
         """
-        return self._run_events(run_id)
-
-    async def _run_events(self, run_id: str) -> AsyncIterator[Event]:
-        finished = [False]
-        delivered: set[str] = set()
-
-        def fresh(raw: dict[str, Any]) -> bool:
-            key = json.dumps(raw, sort_keys=True)
-            if key in delivered:
-                return False
-            delivered.add(key)
-            return True
-
-        async def follow() -> bool:
-            return not finished[0]
-
         path = f"/{self.api_prefix}/tasks/runs/{run_id}/events"
-        stream = ResumableStream(
-            self._open(path, [BETA_EVENTS_SSE]),
-            path,
-            self.retry_policy(),
-            resume=False,
-            fresh=fresh,
-            follow=follow,
-        )
-        async for raw in stream:
-            if raw.get("type") == "task_run.state" and _is_final(raw.get("run")):
-                finished[0] = True
-            yield parse_event(raw)
+        return event_streams.run_events(self._open(path, [BETA_EVENTS_SSE]), path, self.retry_policy())
 
     # ------------------------------------------------------------------ exactly-once submission
 

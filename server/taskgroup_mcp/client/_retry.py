@@ -8,7 +8,16 @@ bucket is empty, failures surface at once instead of multiplying traffic during 
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio
+
+from ._errors import APIStatusError, APITimeoutError, ParallelError, RateLimitError
+from ._http import logger
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -65,3 +74,32 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt + 1``."""
         return self.backoff.delay(attempt, retry_after, self.rng)
+
+    async def call(
+        self,
+        what: str,
+        attempt_fn: Callable[[], Awaitable[T]],
+        *,
+        final_statuses: frozenset[int] = frozenset(),
+    ) -> T:
+        """Run a safe call, retrying retryable failures with backoff within the retry budget
+        (``final_statuses``: retryable statuses this call hands back to its caller at once)."""
+        attempt = 0
+        while True:
+            try:
+                result = await attempt_fn()
+            except ParallelError as exc:
+                final = isinstance(exc, APIStatusError) and exc.status_code in final_statuses
+                if not exc.retryable or final or attempt >= self.max_retries:
+                    raise
+                if not self.budget.try_spend(timeout=isinstance(exc, APITimeoutError)):
+                    logger.debug("%s: retry budget exhausted", what)
+                    raise
+                retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+                delay = self.delay(attempt, retry_after)
+                logger.debug("%s: %s, retry %d in %.3f s", what, type(exc).__name__, attempt + 1, delay)
+                attempt += 1
+                await anyio.sleep(delay)
+                continue
+            self.budget.refund()
+            return result
