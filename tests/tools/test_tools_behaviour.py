@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from hand_clock import HandClock, run_on
 from mcp import Client
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -18,36 +19,46 @@ from taskgroup_mcp.client import Backoff, ParallelClient
 from taskgroup_mcp.commands._wiring import SANDBOX_BASE_URL
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig
-from taskgroup_mcp.tools import NO_KEY_MESSAGE, build_server
+from taskgroup_mcp.tools import NO_KEY_MESSAGE, _follow, build_server
 from taskgroup_mcp.tools._app import AppState, client_for
 from taskgroup_mcp.tools._sanitize import SANDBOX_NOTICE
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_wait_on_slow_runs_returns_within_its_window_with_progress_heartbeats(sandbox: Any) -> None:
+async def test_a_wait_on_slow_runs_returns_within_its_window_with_progress_heartbeats(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wait's window and heartbeats run on a clock the test moves (to each next wake-up once
+    # everything else waits): the beats counted are the schedule's, not what a loaded machine let
+    # through in a second of real time.
+    clock = HandClock()
+    monkeypatch.setattr(_follow, "clock", clock)
     progress: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append((done, total, message))
 
     # speed 1: a lite run takes its documented 10-60 s, far longer than the wait.
-    async with sandbox(speed=1.0, progress_interval_seconds=0.1) as (client, _, _):
+    async with sandbox(speed=1.0, progress_interval_seconds=0.125) as (client, _, _):
         gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
         await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow one", "slow two"]})
-        started = anyio.current_time()
-        with anyio.fail_after(10):
-            result = await client.call_tool(
+
+        async def wait() -> Any:
+            return await client.call_tool(
                 "wait_for_task_group",
                 {"task_group_id": gid, "timeout_seconds": 1.0},
                 progress_callback=on_progress,
             )
-        elapsed = anyio.current_time() - started
+
+        with anyio.fail_after(30):
+            result = await run_on(clock, wait)
         data = result.structured_content
         assert not result.is_error and data["timed_out"] is True and data["status"]["active"] is True
         assert "same id" in data["next_step"] and "do not create a new group" in data["next_step"]
-        assert elapsed < 2.0
-        assert len(progress) >= 4 and all(p[1] == 2 for p in progress)
+        assert clock.now() == 0.9 and data["waited_s"] == 0.9  # the window (1 s less a tenth) held
+        # The start and a beat every 0.125 s of the 0.9 s window (and the stream's opening status).
+        assert len(progress) >= 8 and all(p[1] == 2 for p in progress)
         assert progress[0][2] == "0/2 runs done; group running"
 
 

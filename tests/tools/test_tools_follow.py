@@ -7,8 +7,10 @@ from typing import Any
 
 import anyio
 import pytest
+from hand_clock import HandClock, run_on
 
 from taskgroup_mcp import wire
+from taskgroup_mcp.tools import _follow
 from taskgroup_mcp.tools._follow import follow_group
 
 pytestmark = pytest.mark.anyio
@@ -73,6 +75,59 @@ async def test_a_stalled_stream_does_not_hold_a_finished_group_until_the_timeout
     assert result.timed_out is False and result.status.active is False
     assert result.finished_while_waiting == 2
     assert progress[-1] == "2/2 runs done; group finished"
+
+
+class SlowQuietGroup:
+    """A group that stays active behind a silent stream; each status read takes ``read`` seconds
+    of the clock (a slow API, or a busy machine)."""
+
+    def __init__(self, clock: HandClock, read: float) -> None:
+        self.clock = clock
+        self.read = read
+        self.reads: list[float] = []
+
+    async def get_task_group(self, group_id: str) -> wire.TaskGroup:
+        self.reads.append(self.clock.now())
+        await self.clock.sleep(self.read)
+        return _group(True)
+
+    def group_events(
+        self, group_id: str, last_event_id: str | None = None, timeout: float | None = None
+    ) -> Any:
+        return StalledStream(0).group_events(group_id)
+
+
+async def test_heartbeats_keep_their_schedule_when_each_status_read_is_slow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = HandClock()
+    monkeypatch.setattr(_follow, "clock", clock)
+    client = SlowQuietGroup(clock, read=0.0625)
+    reported: list[float] = []
+
+    async def report(done: float, total: float | None, message: str | None) -> None:
+        reported.append(clock.now())
+
+    async def wait() -> Any:
+        return await follow_group(
+            client,  # type: ignore[arg-type]
+            "tgrp_f",
+            timeout=1.0,  # a window of 0.9 s
+            until="done",
+            cursors={},
+            report=report,
+            notice=None,
+            heartbeat=0.125,
+        )
+
+    with anyio.fail_after(20):
+        result = await run_on(clock, wait)
+    # A beat every 0.125 s from the start. The first sends the status just read (no read); the
+    # others read first and send when the read returns: a read of half the interval does not push
+    # the next beat back. The beat due at 0.875 is still reading when the window closes at 0.9.
+    assert reported == [0.0625, 0.125, 0.3125, 0.4375, 0.5625, 0.6875, 0.8125]
+    assert client.reads == [0.0, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 0.9]
+    assert result.timed_out is True and result.waited_s <= 1.0
 
 
 async def test_a_wait_reports_progress_as_runs_finish_not_only_when_the_group_does(sandbox: Any) -> None:

@@ -34,6 +34,7 @@ The error tree (every exception has ``retryable``; status errors carry ``status_
 
 from ._cid import RESERVED_METADATA_KEY
 from ._client import ParallelClient
+from ._clock import LOOP_CLOCK, Clock
 from ._engine import NoJournal, SubmitJournal
 from ._errors import (
     APIConnectionError,
@@ -61,6 +62,7 @@ from ._retry import Backoff, RetryBudget
 from ._submit import SubmitFailure, SubmitResult
 
 __all__ = [
+    "LOOP_CLOCK",
     "RESERVED_METADATA_KEY",
     "APIConnectionError",
     "APIError",
@@ -71,6 +73,7 @@ __all__ = [
     "AuthenticationError",
     "Backoff",
     "BadRequestError",
+    "Clock",
     "ConflictError",
     "FieldError",
     "InputValidationError",

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
-from ._pacing import LOOP_CLOCK, PaceClock
+from ._clock import LOOP_CLOCK, Clock
 
 RECENT = 20
 """Answers the latency baseline is taken from (the fastest of the last ones, so it can recover)."""
@@ -23,7 +23,7 @@ RECENT = 20
 
 class AdaptiveLimit:
     def __init__(
-        self, maximum: int, *, slow: float = 2.0, slow_factor: float = 0.75, clock: PaceClock = LOOP_CLOCK
+        self, maximum: int, *, slow: float = 2.0, slow_factor: float = 0.75, clock: Clock = LOOP_CLOCK
     ) -> None:
         if maximum < 1:
             raise ValueError("maximum must be at least 1")

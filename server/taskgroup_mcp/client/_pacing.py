@@ -7,44 +7,24 @@ per minute). Under the limit nothing waits. :class:`TokenBucket` is the opt-in r
 budget (an operator's own quota). :meth:`Pacer.pause` holds every sender back after a 429 until
 its ``Retry-After`` has passed.
 
-Time is read from a :class:`PaceClock` (by default the event loop's monotonic clock), so tests can
-move it by hand and check each pacing decision exactly, whatever the machine's load.
+Time is read from a :class:`~._clock.Clock` (by default the event loop's), so tests can move it
+by hand and check each pacing decision exactly, whatever the machine's load.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Protocol
 
 import anyio
 
-
-class PaceClock(Protocol):
-    """Monotonic seconds, and a way to wait some of them."""
-
-    def now(self) -> float: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class LoopClock:
-    """The event loop's monotonic clock (``anyio.current_time`` and ``anyio.sleep``)."""
-
-    def now(self) -> float:
-        return anyio.current_time()
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
-
-
-LOOP_CLOCK = LoopClock()
+from ._clock import LOOP_CLOCK, Clock
 
 
 class TokenBucket:
     """``rate_per_minute`` tokens per minute, holding at most ``capacity`` (default: the rate)."""
 
     def __init__(
-        self, rate_per_minute: float, capacity: float | None = None, *, clock: PaceClock = LOOP_CLOCK
+        self, rate_per_minute: float, capacity: float | None = None, *, clock: Clock = LOOP_CLOCK
     ) -> None:
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be positive")
@@ -86,7 +66,7 @@ class TokenBucket:
 class SlidingWindow:
     """At most ``limit`` admissions in any ``window`` seconds (remembers at most ``limit`` times)."""
 
-    def __init__(self, limit: int, window: float = 60.0, *, clock: PaceClock = LOOP_CLOCK) -> None:
+    def __init__(self, limit: int, window: float = 60.0, *, clock: Clock = LOOP_CLOCK) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self.limit = limit
@@ -123,7 +103,7 @@ class Pacer:
         requests_per_minute: int,
         runs_per_minute: float | None = None,
         *,
-        clock: PaceClock = LOOP_CLOCK,
+        clock: Clock = LOOP_CLOCK,
     ) -> None:
         self.requests = SlidingWindow(requests_per_minute, clock=clock)
         self.runs = TokenBucket(runs_per_minute, clock=clock) if runs_per_minute else None

@@ -10,7 +10,7 @@ from typing import Literal
 import anyio
 
 from taskgroup_mcp import wire
-from taskgroup_mcp.client import ParallelClient, ParallelError
+from taskgroup_mcp.client import LOOP_CLOCK, Clock, ParallelClient, ParallelError
 
 from ._answer import Progress, closing
 from ._models import GroupStatus, WaitResult
@@ -23,6 +23,9 @@ HEARTBEAT_SECONDS = 5.0
 RUN_EVENT_REFRESH_SECONDS = 0.25
 """When runs finish, re-read the group's status at most this often (the API sends a group status
 event only when the group itself changes state, so run events drive the progress in between)."""
+
+clock: Clock = LOOP_CLOCK
+"""What waits are measured on: the window, the heartbeats, the refresh rate (tests move it by hand)."""
 
 Until = Literal["done", "change"]
 
@@ -84,8 +87,9 @@ async def follow_group(
 ) -> WaitResult:
     """Follow ``group_id``'s events until it finishes (or, with ``until='change'``, until a run
     finishes) or ``timeout`` seconds pass. Progress goes to ``report`` on every change and at
-    least every :data:`HEARTBEAT_SECONDS`. Resumes from (and updates) ``cursors[group_id]``."""
-    started = anyio.current_time()
+    least every :data:`HEARTBEAT_SECONDS` (every ``heartbeat`` seconds from the start, however
+    long a beat's own status read took). Resumes from (and updates) ``cursors[group_id]``."""
+    started = clock.now()
     # Keep a little of the window for the final status read, so the call returns within timeout.
     deadline = started + max(timeout - min(1.0, timeout * 0.1), 0.0)
     group = await client.get_task_group(group_id)
@@ -104,7 +108,7 @@ async def follow_group(
     refreshed = [float("-inf")]
 
     async def refresh() -> wire.TaskGroupStatus | None:
-        now = anyio.current_time()
+        now = clock.now()
         if now - refreshed[0] < RUN_EVENT_REFRESH_SECONDS:
             return None
         refreshed[0] = now
@@ -119,13 +123,21 @@ async def follow_group(
 
     await send(status)
     if not satisfied(status):
-        window = anyio.move_on_after(max(deadline - anyio.current_time(), 0.0))
+        window = anyio.CancelScope()
+
+        async def close_window() -> None:
+            await clock.sleep(max(deadline - clock.now(), 0.0))
+            window.cancel()
 
         async def beat() -> None:
             # A quiet stream (no status event since the last beat) may be a stalled one: ask the
-            # API directly, so progress stays true and a finished group ends the wait.
+            # API directly, so progress stays true and a finished group ends the wait. The beats
+            # keep to their schedule: a beat's own read (slow on a busy machine) does not push the
+            # next one back; a late beat goes at once, and missed ones are not sent in a burst.
+            due = started
             while True:
-                await anyio.sleep(heartbeat)
+                due = max(due + heartbeat, clock.now())
+                await clock.sleep(due - clock.now())
                 current = latest[0]
                 if not fresh[0]:
                     with contextlib.suppress(ParallelError):  # the stream stays the main source
@@ -136,12 +148,13 @@ async def follow_group(
                     window.cancel()
 
         async with anyio.create_task_group() as tg:
+            tg.start_soon(close_window)
             tg.start_soon(beat)
             with window:
                 # One stream, resumed by the client across cuts and planned closes until the
                 # group is done or the window ends; if it ends sooner, the heartbeat polls on.
                 stream = client.group_events(
-                    group_id, last_event_id=cursors.get(group_id), timeout=deadline - anyio.current_time()
+                    group_id, last_event_id=cursors.get(group_id), timeout=deadline - clock.now()
                 )
                 async with closing(stream) as events:
                     await _consume(events, group_id, cursors, send, satisfied, refresh)
@@ -176,7 +189,7 @@ async def follow_group(
     return WaitResult(
         status=summary,
         finished_while_waiting=max(finished(status) - before, 0),
-        waited_s=round(anyio.current_time() - started, 2),
+        waited_s=round(clock.now() - started, 2),
         timed_out=timed_out,
         next_step=step,
         notice=notice,
