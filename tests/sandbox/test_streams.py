@@ -194,9 +194,10 @@ async def test_a_quiet_open_stream_sends_keep_alive_comments_that_the_sdk_parser
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import taskgroup_mcp.sandbox._routes as routes
+    import taskgroup_mcp.sandbox._streams as streams
 
     monkeypatch.setattr(routes, "_POLL_SECONDS", 0.01)
-    monkeypatch.setattr(routes, "KEEPALIVE_SECONDS", 0.02)
+    monkeypatch.setattr(streams, "KEEPALIVE_SECONDS", 0.02)
     async with api(sandbox) as c:
         gid = await new_group(c)
         await add(c, gid, [run_input()])

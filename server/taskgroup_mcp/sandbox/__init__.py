@@ -11,7 +11,8 @@ tests and control routes live under ``/_sandbox/``. Every output says it is sand
             ...
     sb.app  # the ASGI app, for uvicorn (``taskgroup-mcp sandbox`` serves it)
 
-Modules: ``_routes`` (endpoints, SSE), ``_edge`` (log line, stats, connection drops),
+Modules: ``_routes`` (endpoints), ``_streams`` (what the SSE streams send), ``_control``
+(``/_sandbox/`` routes), ``_edge`` (log line, stats, connection drops),
 ``_lifecycle`` (the service model: transitions on a heap, O(1) group counts), ``_executor``
 (background work), ``_mcp`` (tool calls), ``_outputs`` (synthetic outputs), ``_store`` /
 ``_memory`` / ``_sqlite`` (state), ``_faults``, ``_transport`` (in-process httpx2 transport),

@@ -1,19 +1,16 @@
 """The HTTP layer: parse requests, call the lifecycle, serialize wire shapes. No state lives here.
 
-Every endpoint is served under ``/v1`` and ``/v1beta``; control routes live under ``/_sandbox/``.
+Every endpoint is served under ``/v1`` and ``/v1beta``; what the SSE streams send is in
+``_streams``, the control routes under ``/_sandbox/`` in ``_control``.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,28 +20,23 @@ from starlette.routing import Route
 from taskgroup_mcp.wire import (
     GROUP_EVENTS_STREAM_MAX_SECONDS,
     RESULT_DEFAULT_TIMEOUT_SECONDS,
-    RUN_EVENTS_STREAM_MAX_SECONDS,
     RUN_STATUSES,
-    ErrorEvent,
-    ErrorObject,
     RunInput,
     TaskGroupAddRunsParams,
     TaskGroupCreateParams,
     TaskGroupRunResponse,
-    TaskGroupStatusEvent,
-    TaskRunEvent,
     TaskRunResult,
     ValidationErrorItem,
     add_runs_violations,
     get_processor,
-    is_object,
     metadata_violations,
     output_schema_violations,
     run_input_violations,
 )
 
-from ._clock import ManualClock
-from ._edge import DropResponse, StreamCut
+from . import _streams as streams
+from ._control import Control, key_matches
+from ._edge import DropResponse
 from ._errors import (
     error_response,
     items_from_pydantic,
@@ -53,29 +45,17 @@ from ._errors import (
     validation_response,
 )
 from ._executor import wait_for_change
-from ._faults import Faults, FaultValueError
 from ._lifecycle import input_view, run_view
 from ._outputs import build_output
 from ._ratelimit import retry_after_header
 from ._records import GroupRecord, RunRecord
-from ._sse import frame
-from ._timefmt import rfc3339
-from ._trace import TraceMessage, events_enabled, next_message_at, stats, visible
 
 if TYPE_CHECKING:
     from ._sandbox import Sandbox
 
 log = logging.getLogger("taskgroup_mcp.sandbox")
 
-PAGE = 500
-_BURST = 25  # runs per chunk written to a runs stream
 _POLL_SECONDS = 1.0
-KEEPALIVE_SECONDS = 15.0
-"""An open stream with nothing to say sends an SSE comment this often, so readers with a read
-timeout (ours: 60 s) do not give up on a quiet but healthy stream. Comments are safe for the
-official SDK because the sandbox never sends ``id:`` lines."""
-KEEPALIVE = ": keep-alive\n\n"
-_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 _RUN_CREATING = frozenset({"create_run", "add_runs"})
 """The endpoints the task-creation rate limit counts (GETs never count)."""
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -85,32 +65,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def _sse(gen: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(gen, media_type="text/event-stream", headers=_SSE_HEADERS)
-
-
-async def _with_fault(gen: AsyncGenerator[str, None], kind: str) -> AsyncGenerator[str, None]:
-    """Pass the stream's first event through, then break it: an ``error`` event and the end, or a
-    cut connection (:class:`StreamCut`)."""
-    try:
-        async for chunk in gen:
-            frames = [f + "\n\n" for f in chunk.split("\n\n") if f.strip()]
-            if not any(not f.startswith(":") for f in frames):
-                yield chunk  # keep-alive comments only
-                continue
-            first = next(i for i, f in enumerate(frames) if not f.startswith(":"))
-            yield "".join(frames[: first + 1])
-            if kind == "cut":
-                raise StreamCut
-            error = ErrorEvent(
-                error=ErrorObject(
-                    ref_id=str(uuid.uuid4()),
-                    message="Sandbox fault stream_error: the stream failed; reconnect to continue.",
-                    detail=None,
-                )
-            )
-            yield frame(error)
-            return
-    finally:
-        await gen.aclose()
 
 
 def _qbool(request: Request, name: str, default: bool) -> bool:
@@ -154,30 +108,12 @@ class Api:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _authorized(self, request: Request) -> bool:
-        key = request.headers.get("x-api-key", "")
-        if not key:
-            return False
-        expected = self.sb.config.api_key
-        return expected is None or hmac.compare_digest(key.encode(), expected.encode())
-
-    def control(self, handler: Handler) -> Handler:
-        """Control routes need no key, unless the sandbox was given one (then they need that key)."""
-
-        async def wrapped(request: Request) -> Response:
-            if self.sb.config.api_key is not None and not self._authorized(request):
-                request.scope["sandbox.endpoint"] = "control"
-                return error_response(401, "Unauthorized: this sandbox's control routes need its x-api-key")
-            return await handler(request)
-
-        return wrapped
-
     def endpoint(self, name: str, handler: Handler) -> Handler:
         creates_runs = name in _RUN_CREATING
 
         async def wrapped(request: Request) -> Response:
             request.scope["sandbox.endpoint"] = name
-            if not self._authorized(request):
+            if not key_matches(self.sb, request):
                 return error_response(401, "Unauthorized: invalid or missing credentials")
             if creates_runs:
                 limited = self._rate_limited(request)
@@ -196,7 +132,7 @@ class Api:
         kind = self.sb.fault_injector.draw_stream()
         if kind is not None:
             self.sb.stats.fault(f"stream_{kind}")
-            gen = _with_fault(gen, kind)
+            gen = streams.with_fault(gen, kind)
         return _sse(gen)
 
     def _rate_limited(self, request: Request) -> Response | None:
@@ -346,35 +282,11 @@ class Api:
             return validation_response(_query_item("last_event_id", "not a cursor this stream gave"))
         if status is not None and status not in RUN_STATUSES:
             return validation_response(_query_item("status", f"must be one of {', '.join(RUN_STATUSES)}"))
-        store, seed, gid = self.store, self.sb.config.seed, group.group_id
-
-        async def gen() -> AsyncGenerator[str, None]:
-            position = after
-            while True:
-                page = store.group_runs(gid, position, status, PAGE)
-                if not page:
-                    return
-                # Small bursts with a checkpoint between them: a reader that stops after a few
-                # runs (one page of results) is not made to wait while hundreds more are built.
-                for start in range(0, len(page), _BURST):
-                    parts: list[str] = []
-                    for run in page[start : start + _BURST]:
-                        event = TaskRunEvent(
-                            event_id=str(run.index),
-                            run=run_view(run),
-                            input=input_view(run) if include_input else None,
-                            output=build_output(run, seed)
-                            if include_output and run.status == "completed"
-                            else None,
-                        )
-                        parts.append(frame(event))
-                    yield "".join(parts)
-                    await anyio.lowlevel.checkpoint()
-                position = page[-1].index
-                if len(page) < PAGE:
-                    return
-
-        return self._stream(gen())
+        runs = streams.group_runs(
+            self.store, group.group_id, after=after, status=status, include_input=include_input,
+            include_output=include_output, seed=self.sb.config.seed,
+        )  # fmt: skip
+        return self._stream(runs)
 
     async def group_events(self, request: Request) -> Response:
         group = self._group(request)
@@ -387,52 +299,11 @@ class Api:
         # The API's bound (an hour) counts on the sandbox clock; a `timeout` the caller gives is
         # its own wait, in real seconds.
         timeout = None if timeout is None else max(0.0, min(timeout, float(GROUP_EVENTS_STREAM_MAX_SECONDS)))
-        lc, store, gid, clock = self.lc, self.store, group.group_id, self.sb.clock
-
-        async def gen() -> AsyncGenerator[str, None]:
-            life_end = clock.now() + GROUP_EVENTS_STREAM_MAX_SECONDS
-            deadline = None if timeout is None else anyio.current_time() + timeout
-            quiet_since = anyio.current_time()
-            position = max(after, 0)
-            if after < 0:  # a fresh stream opens with the group's status, positioned at its start
-                g = store.get_group(gid) or group
-                yield frame(
-                    TaskGroupStatusEvent(event_id=lc.opening_status_event_id(), status=lc.group_status(g))
-                )
-            while True:
-                page = store.group_events(gid, position, PAGE)
-                if page:
-                    parts: list[str] = []
-                    for ev in page:
-                        if ev.run_id is not None:
-                            run = store.get_run(ev.run_id)
-                            if run is not None:
-                                parts.append(frame(TaskRunEvent(event_id=str(ev.seq), run=run_view(run))))
-                        elif ev.status is not None:
-                            parts.append(
-                                frame(
-                                    {
-                                        "type": "task_group_status",
-                                        "event_id": str(ev.seq),
-                                        "status": ev.status,
-                                    }
-                                )
-                            )
-                    position = page[-1].seq
-                    yield "".join(parts)
-                    quiet_since = anyio.current_time()
-                    continue
-                g = store.get_group(gid) or group
-                if g.active == 0 or clock.now() >= life_end:
-                    return
-                if deadline is not None and anyio.current_time() >= deadline:
-                    return
-                await self._wait(deadline, life_end)
-                if anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
-                    yield KEEPALIVE
-                    quiet_since = anyio.current_time()
-
-        return self._stream(gen())
+        return self._stream(
+            streams.group_events(
+                self.lc, self.store, group, after=after, timeout=timeout, clock=self.sb.clock, wait=self._wait
+            )
+        )
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -471,7 +342,7 @@ class Api:
             return validation_error_response(_query_item("timeout", "must be a number of seconds"))
         timeout = float(RESULT_DEFAULT_TIMEOUT_SECONDS) if timeout is None else max(0.0, timeout)
         deadline = anyio.current_time() + timeout
-        while run.status not in _TERMINAL:
+        while run.status not in streams.TERMINAL:
             if anyio.current_time() >= deadline:
                 return error_response(408, "Request timed out; run still active")
             await self._wait(deadline)
@@ -484,87 +355,11 @@ class Api:
 
     async def run_events(self, request: Request) -> Response:
         run = self._run(request)
-        run_id, seed, clock = run.run_id, self.sb.config.seed, self.sb.clock
-
-        async def gen() -> AsyncGenerator[str, None]:
-            life_end = clock.now() + RUN_EVENTS_STREAM_MAX_SECONDS  # on the sandbox clock
-            current = self.store.get_run(run_id) or run
-            yield frame(TaskRunEvent(event_id=None, run=run_view(current)))
-            quiet_since = anyio.current_time()
-            sent: set[TraceMessage] = set()
-            meter: float | None = None
-            while True:
-                current = self.store.get_run(run_id) or run
-                now = clock.now()
-                done = current.status in _TERMINAL
-                new = [m for m in visible(current, now) if m not in sent]
-                sent.update(new)
-                parts = [frame(m.event()) for m in new]
-                if events_enabled(current) and current.status != "queued":
-                    latest = stats(current, now)
-                    if new or meter is None or (done and latest.progress_meter != meter):
-                        parts.append(frame(latest))  # only the latest stats, after the messages
-                        meter = latest.progress_meter
-                if parts:
-                    yield "".join(parts)
-                    quiet_since = anyio.current_time()
-                if done:
-                    output = build_output(current, seed) if current.status == "completed" else None
-                    yield frame(TaskRunEvent(event_id=None, run=run_view(current), output=output))
-                    return
-                if clock.now() >= life_end:
-                    return
-                due = next_message_at(current, now)
-                await self._wait(None, life_end if due is None else min(due, life_end))
-                if anyio.current_time() - quiet_since >= KEEPALIVE_SECONDS:
-                    yield KEEPALIVE
-                    quiet_since = anyio.current_time()
-
-        return self._stream(gen())
-
-    # -- control ------------------------------------------------------------------------------
-
-    async def set_faults(self, request: Request) -> Response:
-        request.scope["sandbox.endpoint"] = "control.faults"
-        try:
-            data: Any = json.loads(await request.body() or b"{}")
-            if not is_object(data):
-                raise ValueError("faults must be a JSON object")
-            faults = Faults.from_json(data)
-        except FaultValueError as exc:  # a value out of range: nothing is stored
-            return JSONResponse({"error": str(exc), "field": exc.field}, status_code=400)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
-        self.sb.set_faults(faults)
-        return JSONResponse(faults.to_json())
-
-    async def get_faults(self, request: Request) -> Response:
-        request.scope["sandbox.endpoint"] = "control.faults"
-        return JSONResponse(self.sb.fault_injector.faults.to_json())
-
-    async def reset(self, request: Request) -> Response:
-        request.scope["sandbox.endpoint"] = "control.reset"
-        self.sb.reset()
-        return JSONResponse({"reset": True})
-
-    async def stats(self, request: Request) -> Response:
-        request.scope["sandbox.endpoint"] = "control.stats"
-        return JSONResponse(self.sb.stats_json())
-
-    async def clock(self, request: Request) -> Response:
-        request.scope["sandbox.endpoint"] = "control.clock"
-        clock = self.sb.clock
-        if request.method == "POST":
-            if not isinstance(clock, ManualClock):
-                return JSONResponse({"error": "this sandbox runs on the system clock"}, status_code=409)
-            try:
-                data: Any = json.loads(await request.body() or b"{}")
-                seconds = float(data.get("advance", 0))
-                clock.advance(seconds)
-            except (ValueError, TypeError, AttributeError):
-                return JSONResponse({"error": 'send {"advance": SECONDS} (>= 0)'}, status_code=422)
-            self.lc.tick()
-        return JSONResponse({"now": rfc3339(clock.now()), "manual": isinstance(clock, ManualClock)})
+        return self._stream(
+            streams.run_events(
+                self.store, run, seed=self.sb.config.seed, clock=self.sb.clock, wait=self._wait
+            )
+        )
 
 
 class _BadQuery(Exception):
@@ -629,11 +424,5 @@ def build_app(sandbox: Sandbox) -> Starlette:
         Route("/v1/tasks/runs/{run_id}/input", ep("run_input", api.run_input), methods=["GET"]),
         Route("/v1/tasks/runs/{run_id}/result", ep("run_result", api.run_result), methods=["GET"]),
     ]
-    routes += [
-        Route("/_sandbox/faults", api.control(api.set_faults), methods=["POST"]),
-        Route("/_sandbox/faults", api.control(api.get_faults), methods=["GET"]),
-        Route("/_sandbox/reset", api.control(api.reset), methods=["POST"]),
-        Route("/_sandbox/stats", api.control(api.stats), methods=["GET"]),
-        Route("/_sandbox/clock", api.control(api.clock), methods=["GET", "POST"]),
-    ]
+    routes += Control(sandbox).routes()
     return Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
