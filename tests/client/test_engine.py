@@ -20,6 +20,8 @@ from client_harness import (
 )
 
 from taskgroup_mcp.client import RESERVED_METADATA_KEY, ParallelClient
+from taskgroup_mcp.client._engine import AHEAD_PER_SLOT
+from taskgroup_mcp.client._submit import PreparedCall
 from taskgroup_mcp.client._tail import GroupTail
 from taskgroup_mcp.sandbox import Faults
 
@@ -235,3 +237,61 @@ async def test_the_same_call_made_at_once_by_two_processes_reports_the_duplicate
     assert doubled in reported, f"no call reported the {len(doubled)} duplicated inputs"
     assert all(d <= doubled for d in reported)
     assert all(not r.ok for r in results if r.duplicates)
+
+
+class _HeldPosts(httpx2.AsyncBaseTransport):
+    """Holds every run-creating POST until ``release`` is set."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.release = anyio.Event()
+        self.two_held = anyio.Event()
+        self.held = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and request.url.path.endswith("/runs"):
+            self.held += 1
+            if self.held == 2:
+                self.two_held.set()
+            await self.release.wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_inputs_are_tagged_and_encoded_only_a_few_chunks_ahead_of_the_requests_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 100 chunks of 10 and 2 in flight: while the API holds the requests, only the chunks that
+    # may go out next are prepared (their JSON in memory), not the 1,000 inputs.
+    prepared = [0]
+    tag_next = PreparedCall.tag_next
+
+    def counting(self: PreparedCall, n: int) -> dict[str, bytes]:
+        items = tag_next(self, n)
+        prepared[0] += len(items)
+        return items
+
+    monkeypatch.setattr(PreparedCall, "tag_next", counting)
+    gates: list[_HeldPosts] = []
+
+    def hold(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        gates.append(_HeldPosts(inner))
+        return gates[0]
+
+    async with sandbox_client(chunk_size=10, concurrency=2, transport=hold) as (sb, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                results: list[Any] = []
+
+                async def submit() -> None:
+                    results.append(await client.submit(group.taskgroup_id, inputs(1_000)))
+
+                tg.start_soon(submit)
+                await gates[0].two_held.wait()
+                await anyio.sleep(0.2)  # time for any further chunk to be prepared
+                held_back = prepared[0]
+                gates[0].release.set()
+        counts = cid_counts(sb, group.taskgroup_id)
+    assert held_back <= (AHEAD_PER_SLOT * 2 + 1) * 10, held_back
+    assert results[0].ok and prepared[0] == 1_000
+    assert sum(counts.values()) == 1_000 and max(counts.values()) == 1

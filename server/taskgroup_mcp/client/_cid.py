@@ -114,12 +114,15 @@ class CidSequence:
     def __init__(self, group_id: str, call_key: str) -> None:
         self._prefix = _prefix(group_id, call_key)
         self._seen: dict[str, int] = {}
+        """The first cid of each canonical form -> how many inputs had that form (the cid, not
+        the form, is kept: a form is as long as its input)."""
 
     def next(self, canonical: str) -> str:
         """The cid of the next input, given its canonical form."""
-        k = self._seen.get(canonical, 0)
-        self._seen[canonical] = k + 1
-        return _cid(self._prefix, canonical, k)
+        first = _cid(self._prefix, canonical, 0)
+        k = self._seen.get(first, 0)
+        self._seen[first] = k + 1
+        return first if k == 0 else _cid(self._prefix, canonical, k)
 
 
 def cids_from_canonicals(

@@ -52,6 +52,9 @@ logger = logging.getLogger("taskgroup_mcp.client")
 QUIET_FLOOR = 0.05
 """The shortest quiet gap that proves an answered attempt committed nothing (seconds)."""
 
+AHEAD_PER_SLOT = 2
+"""Undelivered chunks allowed per in-flight place (the rest of the inputs wait untagged)."""
+
 ProgressFn = Callable[[int, int], Awaitable[None]]
 AuditMode = Literal["always", "on_doubt"]
 
@@ -139,7 +142,7 @@ class SubmitEngine:
         self._journal: SubmitJournal = journal or NoJournal()
         self._on_progress = on_progress
         settle = self.options.settle_seconds
-        self.tail = GroupTail(reader, self.group_id, call.index, retry, max_poll=min(0.25, settle / 4))
+        self.tail = GroupTail(reader, self.group_id, call.own, retry, max_poll=min(0.25, settle / 4))
         self.known: dict[str, str] = {}
         """cid -> run id the API answered in earlier calls of this process (may not be readable yet)."""
         self.answered: dict[str, str] = {}
@@ -162,10 +165,13 @@ class SubmitEngine:
             audited = False
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self.tail.run)
+                # Chunks are tagged and encoded only while fewer than AHEAD_PER_SLOT x the in-flight
+                # bound are undelivered: the request bodies held stay bounded however many inputs.
+                ahead = anyio.Semaphore(AHEAD_PER_SLOT * self._limit.maximum)
                 async with anyio.create_task_group() as chunks:
                     async for chunk in self._chunks():
-                        chunks.start_soon(self._deliver, chunk)
-                        await anyio.lowlevel.checkpoint()  # let it go out while the next is tagged
+                        chunks.start_soon(self._deliver_releasing, chunk, ahead)
+                        await ahead.acquire()  # also lets it go out while the next is tagged
                 async with anyio.create_task_group() as ending:
                     ending.start_soon(self._fetch_status, status)
                     audited = await self._audit()
@@ -193,7 +199,7 @@ class SubmitEngine:
             raise read.error
         earlier = self._memory.answered(self.group_id)
         self.known = {cid: earlier[cid] for cid in call.cids if cid in earlier}
-        present = {cid: runs[0] for cid, runs in self.tail.found.items()} | self.known
+        present = dict(self.tail.found) | self.known
         self.already = set(present)
         if present:
             await self._journal.confirmed(self.group_id, present)
@@ -202,6 +208,12 @@ class SubmitEngine:
         logger.debug("group %s: %d inputs, %d already present", self.group_id, len(call.cids), len(present))
         for i in range(0, len(todo), size):
             yield _Chunk(None, todo[i : i + size])
+
+    async def _deliver_releasing(self, chunk: _Chunk, ahead: anyio.Semaphore) -> None:
+        try:
+            await self._deliver(chunk)
+        finally:
+            ahead.release()
 
     async def _deliver(self, chunk: _Chunk) -> None:
         """One chunk until each of its cids is confirmed or has failed."""
@@ -322,7 +334,7 @@ class SubmitEngine:
 
     async def _take_found(self, chunk: _Chunk) -> None:
         found = self.tail.found
-        present = {cid: found[cid][0] for cid in chunk.cids if cid in found}
+        present = {cid: found[cid] for cid in chunk.cids if cid in found}
         if present:
             chunk.cids = [cid for cid in chunk.cids if cid not in present]
             await self._journal.confirmed(self.group_id, present)
@@ -369,9 +381,8 @@ class SubmitEngine:
         run_ids: dict[str, str] = {}
         duplicates: list[str] = []
         failed = dict(self.failed)
-        found = self.tail.found
         for i, cid in enumerate(self.call.cids):
-            runs = list(found.get(cid, ()))
+            runs = self.tail.runs_of(cid)
             for answered in (self.known.get(cid), self.answered.get(cid)):
                 if answered is not None and answered not in runs:
                     runs.append(answered)  # answered, not readable yet (read lag)

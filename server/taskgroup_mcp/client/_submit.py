@@ -124,6 +124,11 @@ class PreparedCall:
             out[cid] = _tagged_json(wire, cid)
         return out
 
+    def own(self, cid: str) -> str | None:
+        """This call's own string for ``cid`` (None if no input of the call has it)."""
+        i = self.index.get(cid)
+        return None if i is None else self.cids[i]
+
     def tag_all(self) -> None:
         """Every cid, without keeping the JSON (the group is read before anything is sent)."""
         while not self.complete:

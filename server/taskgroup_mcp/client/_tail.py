@@ -9,7 +9,7 @@ request to receiving them bounds the lag from above (the evidence that lets a se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -54,19 +54,23 @@ class GroupTail:
         self,
         scanner: GroupScanner,
         group_id: str,
-        cids: Collection[str],
+        own: Callable[[str], str | None],
         retry: RetryPolicy,
         *,
         max_poll: float = 0.25,
     ) -> None:
         self._scanner = scanner
         self._group_id = group_id
-        self._cids = cids
+        self._own = own
+        """A tag -> the submission's own string for that cid (None: not one of ours); found is
+        keyed by it, so a read keeps no second copy of each cid."""
         self._retry = retry
         self._max_poll = max(max_poll, POLL_SECONDS)
         self.cursor: str | None = None
-        self.found: dict[str, list[str]] = {}
-        """Our cid -> the run ids carrying it, in the group's order."""
+        self.found: dict[str, str] = {}
+        """Our cid -> the first run carrying it, in the group's order."""
+        self.extra: dict[str, list[str]] = {}
+        """Our cid -> the runs after the first carrying it (duplicates: should stay empty)."""
         self.reads = 0
         self.lag: float | None = None
         """An upper bound of the read lag seen so far (None: no answered run seen by a read yet)."""
@@ -76,13 +80,19 @@ class GroupTail:
         self.in_flight = 0
         """Run-creating requests in flight: while following, reads go on (a read that reaches the
         API after a commit sees it, even if the answer has not arrived yet)."""
-        self._unseen: dict[str, float] = {}
+        self._unseen: dict[str, tuple[float, str]] = {}
+        """Run id -> (when its request was sent, the run id as answered: kept instead of a read's copy)."""
         self._last: Read | None = None
         self._published = anyio.Event()
         self._waiting = 0
         self._kicked = False
         self._kick = anyio.Event()
         self._idle = False
+
+    def runs_of(self, cid: str) -> list[str]:
+        """The runs reads showed carrying ``cid``, in the group's order."""
+        first = self.found.get(cid)
+        return [] if first is None else [first, *self.extra.get(cid, ())]
 
     @property
     def unseen(self) -> int:
@@ -96,10 +106,10 @@ class GroupTail:
         delivered before the answer arrived)."""
         now = anyio.current_time()
         for cid, run_id in runs.items():
-            if run_id in self.found.get(cid, ()):
+            if self.found.get(cid) == run_id or run_id in self.extra.get(cid, ()):
                 self.lag = max(self.lag or 0.0, now - sent_at)
             else:
-                self._unseen[run_id] = sent_at
+                self._unseen[run_id] = (sent_at, run_id)
         self._wake()
 
     def sending(self) -> None:
@@ -143,14 +153,19 @@ class GroupTail:
         return read
 
     def _saw(self, tag: RunTag, received: float) -> None:
-        if tag.tag is not None and tag.tag in self._cids:
-            runs = self.found.setdefault(tag.tag, [])
-            if tag.run_id not in runs:
-                runs.append(tag.run_id)
-        sent_at = self._unseen.pop(tag.run_id, None)
-        if sent_at is not None:
+        run_id = tag.run_id
+        unseen = self._unseen.pop(run_id, None)
+        if unseen is not None:
+            sent_at, run_id = unseen
             # Committed after it was sent, readable by the time it was received.
             self.lag = max(self.lag or 0.0, received - sent_at)
+        cid = None if tag.tag is None else self._own(tag.tag)
+        if cid is not None:
+            first = self.found.setdefault(cid, run_id)
+            if first != run_id:  # a full read sees runs again: each counts once
+                more = self.extra.setdefault(cid, [])
+                if run_id not in more:
+                    more.append(run_id)
 
     async def next_read(self, after: float) -> Read:
         """The first read that started at or after ``after`` (asks for one if none is coming)."""
