@@ -44,10 +44,12 @@ class Backend(Protocol):
     """Where the journal lives, for people (a path, or host/database: never a password)."""
     read_only: bool
 
-    async def run(self, fn: Callable[[Tx], T], *, write: bool) -> T:
+    async def run(self, fn: Callable[[Tx], T], *, write: bool, relaxed: bool = False) -> T:
         """``fn`` in one transaction on the worker thread: committed when it returns, rolled back
         when it raises. Raises :class:`JournalError` (naming the setting) for anything the
-        database refuses."""
+        database refuses. ``relaxed``: the commit need not reach the disk before this returns
+        (visible to every process at once; made durable by the next durable commit of this
+        process, which a write ahead is)."""
         ...
 
     def post(self, fn: Callable[[Tx], object], *, on_error: Callable[[JournalError], None]) -> None:
@@ -57,3 +59,13 @@ class Backend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def in_order(fns: Sequence[Callable[[Tx], object]]) -> Callable[[Tx], None]:
+    """One transaction's work made of several: each of ``fns`` in turn."""
+
+    def run(tx: Tx) -> None:
+        for fn in fns:
+            fn(tx)
+
+    return run

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import anyio.to_thread
 
-from ._backend import Row, Tx
+from ._backend import Row, Tx, in_order
 from ._errors import JournalError
-from ._worker import Slot, Workers
+from ._worker import MergedPosts, Slot, Workers
 
 if TYPE_CHECKING:
     from psycopg import Connection, Cursor
@@ -57,10 +57,11 @@ class PostgresTx:
 
     kind = "postgresql"
 
-    def __init__(self, conn: Connection[Any], *, write: bool) -> None:
+    def __init__(self, conn: Connection[Any], *, write: bool, relaxed: bool = False) -> None:
         self._conn = conn
         self._held: tuple[str, tuple[Any, ...]] | None = None
         self._pending_begin = write
+        self._relaxed = relaxed
         self.in_block = False
 
     def _send(self, sql: str, params: tuple[Any, ...]) -> Cursor[Any]:
@@ -71,12 +72,14 @@ class PostgresTx:
             self._pending_begin = False
             self.in_block = True
             self._conn.execute("BEGIN")
+            if self._relaxed:
+                self._conn.execute("SET LOCAL synchronous_commit TO OFF")
             if self._held is not None:
                 self._send(*self._held)
                 self._held = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        if self._pending_begin and self._held is None:
+        if self._pending_begin and self._held is None and not self._relaxed:
             self._held = (sql, tuple(params))  # alone, it needs no BEGIN
             return
         self._open_block()
@@ -114,6 +117,7 @@ class PostgresBackend:
 
     def __init__(self, workers: Workers[Connection[Any]], url: str) -> None:
         self._workers = workers
+        self._posted = MergedPosts(workers, lambda fns: self._transaction(in_order(fns), True, relaxed=True))
         self._url = url
         self._secret = urlsplit(url).password or ""
         self.where = describe_url(url)
@@ -162,7 +166,14 @@ class PostgresBackend:
             ) from None
         return slot.conn
 
-    def _transaction(self, fn: Callable[[Tx], T], write: bool) -> Callable[[Slot[Connection[Any]]], T]:
+    def _transaction(
+        self, fn: Callable[[Tx], T], write: bool, *, relaxed: bool = False
+    ) -> Callable[[Slot[Connection[Any]]], T]:
+        """The worker job running ``fn`` in one transaction. ``relaxed``: its commit does not wait
+        for the WAL flush (``synchronous_commit`` off for it alone): for records no answer waits
+        for, which a crash of the database server may lose and nothing else can (a lost one costs
+        a repeat of the call a settle wait, never a duplicate). Writes ahead are never relaxed."""
+
         def transaction(slot: Slot[Connection[Any]]) -> T:
             import psycopg
 
@@ -171,7 +182,7 @@ class PostgresBackend:
                 # Pipeline mode: the statements leave together and their answers come back
                 # together; a read waits only for what was sent before it.
                 with conn.pipeline():
-                    tx = PostgresTx(conn, write=write)
+                    tx = PostgresTx(conn, write=write, relaxed=relaxed)
                     result = fn(tx)
                     tx.finish()
             except BaseException as exc:
@@ -186,8 +197,8 @@ class PostgresBackend:
 
         return transaction
 
-    async def run(self, fn: Callable[[Tx], T], *, write: bool) -> T:
-        return await self._workers.run(self._transaction(fn, write))
+    async def run(self, fn: Callable[[Tx], T], *, write: bool, relaxed: bool = False) -> T:
+        return await self._workers.run(self._transaction(fn, write, relaxed=relaxed and write))
 
     def post(self, fn: Callable[[Tx], object], *, on_error: Callable[[JournalError], None]) -> None:
         def report(exc: BaseException) -> None:
@@ -197,7 +208,7 @@ class PostgresBackend:
                 else JournalError(f"{SETTING}: the PostgreSQL database at {self.where} failed.")
             )
 
-        self._workers.post(self._transaction(fn, True), report)
+        self._posted.post(fn, report)
 
     @staticmethod
     def _after_failure(slot: Slot[Connection[Any]], conn: Connection[Any]) -> None:

@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from ._backend import Row, Tx
+from ._backend import Row, Tx, in_order
 from ._errors import JournalError
-from ._worker import Slot, Workers
+from ._worker import MergedPosts, Slot, Workers
 
 T = TypeVar("T")
 FILE_NAME = "journal.db"
@@ -69,6 +69,7 @@ class SqliteBackend:
 
     def __init__(self, workers: Workers[sqlite3.Connection], path: Path, *, read_only: bool) -> None:
         self._workers = workers
+        self._posted = MergedPosts(workers, lambda fns: self._transaction(in_order(fns), True))
         self.path = path
         self.where = str(path)
         self.read_only = read_only
@@ -128,7 +129,8 @@ class SqliteBackend:
 
         return transaction
 
-    async def run(self, fn: Callable[[Tx], T], *, write: bool) -> T:
+    async def run(self, fn: Callable[[Tx], T], *, write: bool, relaxed: bool = False) -> T:
+        del relaxed  # WAL with synchronous=NORMAL: no commit waits for the disk
         if write and self.read_only:
             raise self._read_only()
         return await self._workers.run(self._transaction(fn, write))
@@ -137,7 +139,7 @@ class SqliteBackend:
         if self.read_only:
             on_error(self._read_only())
             return
-        self._workers.post(self._transaction(fn, True), lambda exc: on_error(_as_journal_error(exc)))
+        self._posted.post(fn, lambda exc: on_error(_as_journal_error(exc)))
 
     async def close(self) -> None:
         await anyio.to_thread.run_sync(self._workers.close)

@@ -8,7 +8,7 @@ callback. A job can also be posted and not waited for: it runs in its turn (with
 anything queued after it), and :meth:`Workers.close` runs every job queued before it.
 
 A job whose caller was cancelled still runs to its end (a transaction is never cut half way); its
-result is dropped.
+result is dropped. Writes posted back to back are merged into one transaction (:class:`MergedPosts`).
 """
 
 from __future__ import annotations
@@ -114,3 +114,46 @@ class Workers(Generic[C]):
             self._jobs.put(None)
         for thread in self._threads:
             thread.join(JOIN_SECONDS)
+
+
+class MergedPosts(Generic[C]):
+    """Write transactions posted and not waited for, merged: those that arrive while the first
+    still waits for its turn join it, and all of them run as one transaction (one commit, one hop,
+    however many records a call leaves behind). ``transaction(fns)`` builds the worker job that
+    runs ``fns`` in order in one transaction. When the merged transaction fails, each is tried
+    again alone, so one bad record never takes the others with it; ``on_error`` hears of each that
+    still fails."""
+
+    def __init__(
+        self,
+        workers: Workers[C],
+        transaction: Callable[[list[Callable[[Any], object]]], Callable[[Slot[C]], object]],
+    ) -> None:
+        self._workers = workers
+        self._transaction = transaction
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Callable[[Any], object], Callable[[BaseException], None]]] = []
+
+    def post(self, fn: Callable[[Any], object], on_error: Callable[[BaseException], None]) -> None:
+        with self._lock:
+            self._waiting.append((fn, on_error))
+            if len(self._waiting) > 1:  # a job already queued will take it along
+                return
+        self._workers.post(self._flush, lambda exc: None)
+
+    def _flush(self, slot: Slot[C]) -> None:
+        with self._lock:
+            jobs, self._waiting = self._waiting, []
+        try:
+            self._transaction([fn for fn, _ in jobs])(slot)
+        except BaseException as exc:
+            if len(jobs) == 1:
+                with contextlib.suppress(Exception):  # a report that fails must not stop the worker
+                    jobs[0][1](exc)
+                return
+            for fn, on_error in jobs:
+                try:
+                    self._transaction([fn])(slot)
+                except BaseException as alone:
+                    with contextlib.suppress(Exception):
+                        on_error(alone)
