@@ -1,7 +1,7 @@
 """The journal's overhead on add_runs: the same calls to a server with TASKGROUP_MCP_STATE=off, one
 with the SQLite journal and one with the PostgreSQL journal, measured in one run.
 
-    .venv/bin/python bench/bench_journal.py [--calls 40] [--inputs 5] [--big-calls 6] [--database-url URL]
+    .venv/bin/python bench/bench_journal.py [--calls 40] [--inputs 5] [--big-calls 15] [--database-url URL]
 
 Every part is a real process, as deployed: one ``taskgroup-mcp sandbox`` (the API, in memory, no
 rate limit, runs that stay queued so it does no work between requests) that all three servers
@@ -9,8 +9,8 @@ call over loopback HTTP, so they meet the same API with the same latency; three 
 servers over stdio, as clients launch them, differing only in their journal; and this process,
 which only sends the calls and times them (its own CPU use is printed: it is not the
 bottleneck). A call is ``create_task_group`` (not timed) then ``add_runs`` (timed) on the new
-group. The three servers take turns call by call, so the machine's noise hits them alike;
-figures are medians. Small calls show the fixed cost per call, 1,000-input calls the cost per
+group. The three servers take turns call by call, in an order rotated each round, so the
+machine's noise hits them alike; figures are medians. Small calls show the fixed cost per call, 1,000-input calls the cost per
 1,000 inputs. Without ``--database-url`` a throw-away PostgreSQL is started (tests/pg_server.py:
 Debian's server binaries). Aim: at most 1.1x of the state off.
 """
@@ -81,6 +81,14 @@ async def server(env: Mapping[str, str], errlog: Any) -> AsyncIterator[Client]:
         yield client
 
 
+def _turn(clients: Mapping[str, Client], i: int) -> list[tuple[str, Client]]:
+    """Round ``i``'s order: rotated each round, so no configuration always goes first (after the
+    previous round's work) or last."""
+    items = list(clients.items())
+    k = i % len(items)
+    return items[k:] + items[:k]
+
+
 async def one_call(client: Client, inputs: list[str]) -> float:
     created = await client.call_tool("create_task_group", {})
     gid = (created.structured_content or {})["task_group_id"]
@@ -119,7 +127,8 @@ async def main(
             times: dict[str, dict[str, list[float]]] = {name: {"small": [], "big": []} for name in configs}
             async with AsyncExitStack() as stack:
                 clients = {
-                    name: await stack.enter_async_context(server(env, errlog)) for name, env in configs.items()
+                    name: await stack.enter_async_context(server(env, errlog))
+                    for name, env in configs.items()
                 }
                 for name, client in clients.items():  # warm up each (first calls open pools, files)
                     for i in range(3):
@@ -127,12 +136,12 @@ async def main(
                     await one_call(client, [f"warm {name} big {j}" for j in range(1_000)])
                 wall, cpu_start = time.perf_counter(), time.process_time()
                 for i in range(calls):
-                    for name, client in clients.items():
+                    for name, client in _turn(clients, i):
                         times[name]["small"].append(
                             await one_call(client, [f"{name} s{i} {j}" for j in range(inputs)])
                         )
                 for i in range(big_calls):
-                    for name, client in clients.items():
+                    for name, client in _turn(clients, i):
                         times[name]["big"].append(
                             await one_call(client, [f"{name} b{i} {j}" for j in range(1_000)])
                         )
@@ -189,7 +198,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--calls", type=int, default=40, help="small add_runs calls per configuration")
     parser.add_argument("--inputs", type=int, default=5, help="inputs per small call")
-    parser.add_argument("--big-calls", type=int, default=6, help="1,000-input calls per configuration")
+    parser.add_argument("--big-calls", type=int, default=15, help="1,000-input calls per configuration")
     parser.add_argument("--database-url", default=None, help="PostgreSQL to use (default: start one)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (bench/run_all.py)")
     ns = parser.parse_args()

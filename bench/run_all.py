@@ -37,6 +37,7 @@ TIMEOUT_S = 1_800
 QUICK_ARGS = {
     "bench_explorer": ["--runs", "2000", "--rounds", "1"],
     "bench_http": ["--clients", "4", "--calls", "40", "--rounds", "1"],
+    "bench_journal": ["--calls", "10", "--big-calls", "3"],
     "bench_sandbox": ["--runs", "2000", "--batch", "500"],
     "bench_status": ["--calls", "50", "--warmup", "5"],
     "bench_submit": ["--inputs", "2000", "--latency-ms", "20"],
