@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="show the whole product working against the sandbox (synthetic data)")
     demo.add_argument("--inputs", type=int, default=24, help="research questions to fan out (default 24)")
     demo.add_argument("--export-dir", default=None, help="where the CSV export goes (default: a temp dir)")
+    demo.add_argument(
+        "--state-dir",
+        default=None,
+        help="where the demo's sandbox and journal are kept, for `taskgroup-mcp ui` afterwards (default: a temp dir)",
+    )
 
     check = sub.add_parser("check", help="start the server with your settings and report what works")
     check.add_argument(

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
+import httpx2
 import pytest
 
 from taskgroup_mcp.commands._stdio import describe_failure
 from taskgroup_mcp.commands.demo import demo_inputs, run_demo
+from taskgroup_mcp.commands.ui import TOKEN_HEADER
 
 TOOLS_SHOWN = (
     "create_task_group",
@@ -37,7 +42,7 @@ async def test_the_demo_flow_pages_waits_with_progress_sees_tool_calls_and_expor
 ) -> None:
     out = io.StringIO()
     with anyio.fail_after(60):
-        report = await run_demo(inputs=12, export_dir=tmp_path, out=out)
+        report = await run_demo(inputs=12, export_dir=tmp_path, state_dir=tmp_path / "state", out=out)
     assert report.problems == [], out.getvalue()
     assert report.added == 12 and len(report.results) == 12
     assert report.pages == 2  # pages of 10
@@ -50,9 +55,64 @@ async def test_the_demo_flow_pages_waits_with_progress_sees_tool_calls_and_expor
     assert Path(report.export_path).parent == tmp_path
 
 
-def test_the_demo_command_exits_zero_and_shows_every_step(tmp_path: Path) -> None:
+def _group_status_through_the_printed_ui_command(command: str) -> dict[str, object]:
+    """Runs ``command`` as a shell would (its ``VAR=value`` prefix, then ``taskgroup-mcp ui ...``
+    with this interpreter, not opening a browser) and asks the page it serves for its group's status."""
+    words = shlex.split(command)
+    assignments = [w for w in words if "=" in w and not w.startswith("-")][:1]
+    argv = words[len(assignments) :]
+    assert argv[:2] == ["taskgroup-mcp", "ui"], command
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKGROUP_MCP_", "PARALLEL_"))}
+    env.update(dict(a.split("=", 1) for a in assignments))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "taskgroup_mcp", *argv[1:], "--no-browser"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("Task-group explorer: "), line
+        url = urlsplit(line.split(": ", 1)[1].strip())
+        query = parse_qs(url.query)
+        response = httpx2.post(
+            f"{url.scheme}://{url.netloc}/rpc",
+            json={
+                "method": "tools/call",
+                "params": {
+                    "name": "get_task_group_status",
+                    "arguments": {"task_group_id": query["group"][0]},
+                },
+            },
+            headers={TOKEN_HEADER: query["token"][0]},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["result"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_the_demo_command_exits_zero_shows_every_step_and_its_ui_command_opens_its_group(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "demo state"  # a space: the printed command quotes it
     proc = subprocess.run(
-        [sys.executable, "-m", "taskgroup_mcp", "demo", "--export-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "taskgroup_mcp",
+            "demo",
+            "--export-dir",
+            str(tmp_path),
+            "--state-dir",
+            str(state),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,9 +130,13 @@ def test_the_demo_command_exits_zero_and_shows_every_step(tmp_path: Path) -> Non
     assert "Done in" in out
     group = re.search(r"create_task_group -> (tgrp_\w+)", out)
     assert group is not None
-    assert out.rstrip().splitlines()[-2] == (
-        f"Open the group in the task-group explorer: taskgroup-mcp ui --sandbox {group.group(1)}"
-    )
+    command = f"TASKGROUP_MCP_STATE_DIR={shlex.quote(str(state))} taskgroup-mcp ui --sandbox {group.group(1)}"
+    assert out.rstrip().splitlines()[-2] == f"Open the group in the task-group explorer: {command}"
+    result = _group_status_through_the_printed_ui_command(command)
+    assert not result.get("isError"), result
+    status = result["structuredContent"]
+    assert isinstance(status, dict) and status["task_group_id"] == group.group(1), status
+    assert (status["total"], status["active"]) == (24, False), status  # the demo's runs, another process
 
 
 @pytest.mark.anyio

@@ -5,7 +5,9 @@ launches ``taskgroup-mcp --sandbox`` as a stdio subprocess, and with the SDK's M
 creates a task group, adds a few dozen research questions with a JSON output schema and the
 facts server forwarded to every run, waits with a live progress bar fed by the server's
 progress notifications, pages through the results, reads the tool calls the runs made, and
-exports the group to CSV. Everything it shows is synthetic sandbox data.
+exports the group to CSV. Everything it shows is synthetic sandbox data. The server keeps its
+sandbox and journal in a state directory of the demo's own (a temp dir unless ``--state-dir``
+says otherwise), so the ``taskgroup-mcp ui`` command it prints at the end opens the same group.
 
 This is a user-facing command: its output is written to stdout on purpose.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -117,7 +120,7 @@ class _Out:
             self.line(indent + text)
 
 
-def _child_env(export_dir: Path, speed: float) -> dict[str, str]:
+def _child_env(export_dir: Path, state_dir: Path, speed: float) -> dict[str, str]:
     """The server's environment: the SDK merges it over a minimal one (PATH, HOME, ...), so none of
     the caller's TASKGROUP_MCP_* or PARALLEL_* settings leak into the demo."""
     passed = {name: os.environ[name] for name in ("PYTHONPATH",) if os.environ.get(name)}
@@ -130,8 +133,9 @@ def _child_env(export_dir: Path, speed: float) -> dict[str, str]:
         "TASKGROUP_MCP_ALLOW_HTTP_MCP_URLS": "1",
         "TASKGROUP_MCP_ALLOW_PRIVATE_MCP_URLS": "1",
         "TASKGROUP_MCP_LOG_LEVEL": "WARNING",
-        # A demo leaves nothing behind: no journal, an in-memory sandbox.
-        "TASKGROUP_MCP_STATE": "off",
+        # The sandbox and the journal persist in the demo's own state directory (never the user's
+        # ~/.taskgroup-mcp): `taskgroup-mcp ui` pointed there opens the demo's group afterwards.
+        "TASKGROUP_MCP_STATE_DIR": str(state_dir),
     }
 
 
@@ -247,9 +251,10 @@ async def _drive(
     _judge(report, len(inputs))
 
 
-def explorer_command(group_id: str) -> str:
-    """The command that opens ``group_id`` in the explorer (``taskgroup-mcp ui``)."""
-    return f"taskgroup-mcp ui --sandbox {group_id}"
+def explorer_command(group_id: str, state_dir: Path) -> str:
+    """The shell command that opens ``group_id`` in the explorer (``taskgroup-mcp ui``) on the
+    sandbox the demo's server kept in ``state_dir``."""
+    return f"TASKGROUP_MCP_STATE_DIR={shlex.quote(str(state_dir))} taskgroup-mcp ui --sandbox {group_id}"
 
 
 def _company(item: Mapping[str, Any]) -> str:
@@ -333,15 +338,22 @@ def _judge(report: DemoReport, expected: int) -> None:
 
 
 async def run_demo(
-    *, inputs: int = 24, export_dir: Path | None = None, out: TextIO | None = None, speed: float = DEMO_SPEED
+    *,
+    inputs: int = 24,
+    export_dir: Path | None = None,
+    state_dir: Path | None = None,
+    out: TextIO | None = None,
+    speed: float = DEMO_SPEED,
 ) -> DemoReport:
-    """Run the demo, writing to ``out`` (stdout by default); the report says what happened."""
+    """Run the demo, writing to ``out`` (stdout by default); the report says what happened. The
+    server keeps its sandbox and journal in ``state_dir`` (default: a new temp dir)."""
     stream = out if out is not None else sys.stdout
     live = stream.isatty()
     o = _Out(stream)
     started = time.monotonic()
     target = export_dir if export_dir is not None else Path(tempfile.mkdtemp(prefix="taskgroup-mcp-demo-"))
     target.mkdir(parents=True, exist_ok=True)
+    state = state_dir if state_dir is not None else Path(tempfile.mkdtemp(prefix="taskgroup-mcp-demo-state-"))
     o.line("taskgroup-mcp demo: fan research out into Parallel Task Group runs from an MCP client")
     o.line(SYNTHETIC)
     questions = demo_inputs(inputs)
@@ -349,7 +361,7 @@ async def run_demo(
     async with serve_facts_server() as facts:
         o.step(1, f"Started a demo MCP server, company-facts, on {facts.url} (stands in for your own tools)")
         with tempfile.TemporaryFile("w+", encoding="utf-8") as errlog:
-            params = server_parameters(["--sandbox"], _child_env(target, speed))
+            params = server_parameters(["--sandbox"], _child_env(target, state, speed))
             try:
                 async with connect(params, errlog) as client:
                     try:
@@ -370,16 +382,17 @@ async def run_demo(
         o.block([f"- {p}" for p in report.problems])
     else:
         o.line(f"Done in {report.seconds:.1f} s. The CSV is at {report.export_path}")
-        o.line(f"Open the group in the task-group explorer: {explorer_command(report.task_group_id)}")
+        o.line(f"Open the group in the task-group explorer: {explorer_command(report.task_group_id, state)}")
     o.line("Reminder: all of the data above is synthetic (sandbox). Set PARALLEL_API_KEY for real research.")
     return report
 
 
 def run(args: argparse.Namespace) -> int:
     export_dir = Path(args.export_dir) if args.export_dir else None
-    report = anyio.run(_run_with_args, max(1, int(args.inputs)), export_dir)
+    state_dir = Path(args.state_dir) if args.state_dir else None
+    report = anyio.run(_run_with_args, max(1, int(args.inputs)), export_dir, state_dir)
     return 1 if report.problems else 0
 
 
-async def _run_with_args(inputs: int, export_dir: Path | None) -> DemoReport:
-    return await run_demo(inputs=inputs, export_dir=export_dir)
+async def _run_with_args(inputs: int, export_dir: Path | None, state_dir: Path | None) -> DemoReport:
+    return await run_demo(inputs=inputs, export_dir=export_dir, state_dir=state_dir)
