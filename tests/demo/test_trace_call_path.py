@@ -47,7 +47,7 @@ async def test_the_traced_add_runs_call_goes_from_the_tool_to_the_http_request_a
     tracer = await trace.trace_add_runs(tmp_path)
     figures, lines = trace.summarize(tracer)
     calls = [line.strip() for line in lines]
-    assert "tools/_tools.py:add_runs" in calls
+    assert "tools/_tools/runs.py:add_runs" in calls
     assert "client/_http.py:send" in calls
     assert not any(call.startswith("sandbox/") for call in calls)
     assert figures["functions"] >= 20 and figures["files"] >= 5
