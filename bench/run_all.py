@@ -10,7 +10,8 @@ machine for each other), with ``--json PATH`` when its ``--help`` offers it. A s
                   "comparison": "what it is compared with, measured in the same run",
                   "baseline": 1.0, "ratio": 1.0, "aim": "<= 1.5"}]}
 
-``baseline``, ``ratio`` and ``aim`` may be null. The table in BENCHMARKS.md lists every figure with
+``baseline``, ``ratio`` and ``aim`` may be null; ``met`` (true/false) says whether the aim was met
+(when a script leaves it out, it is worked out from ``aim`` and the ratio, or the figure itself). The table in BENCHMARKS.md lists every figure with
 its comparison, and the machine it ran on (cores, CPU model, Python, date, commit, load). A script
 without ``--json`` still runs; its printed output is kept in the report. ``--quick`` passes each
 script small arguments (a smoke run of the harness, not figures to publish).
@@ -23,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -36,11 +38,13 @@ ROOT = HERE.parent
 TIMEOUT_S = 1_800
 QUICK_ARGS = {
     "bench_explorer": ["--runs", "2000", "--rounds", "1"],
-    "bench_http": ["--clients", "4", "--calls", "40", "--rounds", "1"],
+    "bench_http": ["--clients", "4", "--calls", "40", "--rounds", "1", "--processes", "2"],
     "bench_journal": ["--calls", "10", "--big-calls", "3"],
     "bench_sandbox": ["--runs", "2000", "--batch", "500"],
     "bench_status": ["--calls", "50", "--warmup", "5"],
-    "bench_submit": ["--inputs", "2000", "--latency-ms", "20"],
+    "bench_submit": ["--inputs", "2000", "--latency-ms", "20", "--rounds", "1"],
+    "bench_enqueue": ["--small", "2000", "--large", "10000"],
+    "bench_export": ["--small", "1000", "--large", "10000"],
 }
 
 
@@ -135,6 +139,24 @@ def number(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def verdict(f: dict[str, Any]) -> str:
+    """ "met", "**missed**", or "-" for a figure without an aim."""
+    aim = str(f.get("aim") or "").strip()
+    if not aim:
+        return "-"
+    met = f.get("met")
+    if met is None:  # worked out from the aim: "<= 1.3x", ">= 0.70", "0"
+        value = f.get("ratio") if f.get("ratio") is not None else f.get("ours")
+        match = re.fullmatch(r"(<=|>=|<|>)?\s*([0-9.]+)\s*x?.*", aim)
+        if value is None or match is None:
+            return "? (aim not checkable)"
+        op, bound = match.group(1) or "==", float(match.group(2))
+        value = float(value)
+        met = {"<=": value <= bound, ">=": value >= bound, "<": value < bound, ">": value > bound,
+               "==": value == bound}[op]  # fmt: skip
+    return "met" if met else "**missed**"
+
+
 def shown_args(args: list[str]) -> str:
     """The arguments as a reader would type them (without the temporary ``--json PATH``)."""
     shown: list[str] = []
@@ -170,18 +192,18 @@ def render(outcomes: list[Outcome], host: dict[str, str], quick: bool) -> str:
         "",
         "## Figures",
         "",
-        "| benchmark | figure | ours | compared with (same run) | baseline | ratio | aim |",
-        "|---|---|---:|---|---:|---:|---|",
+        "| benchmark | figure | ours | compared with (same run) | baseline | ratio | aim | met |",
+        "|---|---|---:|---|---:|---:|---|---|",
     ]
     for o in outcomes:
         figures: list[dict[str, Any]] = (o.data or {}).get("figures", [])
         if not figures:
             state = "failed" if o.returncode != 0 else "printed figures only (no --json)"
-            lines.append(f"| {o.name} | {state}; see its output below | - | - | - | - | - |")
+            lines.append(f"| {o.name} | {state}; see its output below | - | - | - | - | - | - |")
         for f in figures:
             unit = str(f.get("unit") or "")
             lines.append(
-                "| {} | {} | {} | {} | {} | {} | {} |".format(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     o.name,
                     f.get("figure", ""),
                     number(f.get("ours"), unit),
@@ -189,6 +211,7 @@ def render(outcomes: list[Outcome], host: dict[str, str], quick: bool) -> str:
                     number(f.get("baseline"), unit),
                     number(f.get("ratio")),
                     f.get("aim") or "-",
+                    verdict(f),
                 )
             )
     lines += ["", "## Runs", ""]
