@@ -28,7 +28,7 @@ before committing 10%, answer 429 with ``Retry-After: 1`` 5%): ``ours, submit`` 
 Each round starts at another row (no row always runs first). After each row its group is read
 back from the sandbox (its runs stream, by input text: runs, duplicates, i.e. runs beyond one per
 input, and missing inputs), then the sandbox is emptied. The sandbox's and this process's CPU
-use are printed per row (neither may be the bottleneck). Aims (issue 12): ours <= 1.1x the SDK's
+use are printed per row (neither may be the bottleneck). Aims: ours <= 1.1x the SDK's
 gather with all chunks in flight and <= 0.35x its chunk-after-chunk time, 0 duplicates; with
 faults 0 duplicates, 0 missing and <= 3x our own happy path.
 """
