@@ -3,7 +3,9 @@ processes over stdio, each a separate ``python -m taskgroup_mcp``, as clients la
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,3 +86,22 @@ def cli(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.
         check=False,
         cwd=cwd,
     )
+
+
+def kill_marked(marker: str) -> int:
+    """SIGKILL every process of this user whose environment holds ``TEST_PROCESS_MARK=marker`` (a
+    crash: no cleanup runs); returns how many were killed."""
+    needle = f"TEST_PROCESS_MARK={marker}".encode() + b"\0"
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed

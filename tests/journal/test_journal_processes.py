@@ -1,17 +1,23 @@
 """The journal between real processes: two servers making the same add_runs at the same moment
 (sharing one SQLite file, or one PostgreSQL) against a faulty API add each input exactly once;
-a server restarted inside the API's read lag adds nothing twice."""
+a server restarted inside the API's read lag adds nothing twice, whether its first call answered
+or it was killed mid-call (both restart tests fail with TASKGROUP_MCP_STATE=off: inputs added twice)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 from collections import Counter
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-from procs import API_KEY, base_env, data, sandbox_process, server_process
+from procs import API_KEY, base_env, data, kill_marked, sandbox_process, server_process
+
+from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import open_journal
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +93,9 @@ async def test_a_server_restarted_inside_the_read_lag_repeats_the_call_and_adds_
 ) -> None:
     inputs = ["Acme", "Hooli", "Initech", "Acme"]
     with sandbox_process("--speed", "2000", "--seed", "6", "--faults", "commit_delay_ms=5000") as api:
-        env = _journal_env(kind, request, api, TASKGROUP_MCP_SETTLE_SECONDS="7")  # covers the lag
+        # A settle window shorter than the lag: the first call answers before its runs can be read
+        # (with the window covering the lag, its audit waited them out and a restart proved nothing).
+        env = _journal_env(kind, request, api, TASKGROUP_MCP_SETTLE_SECONDS="1")
         gid = await _new_group(api)
         args = {"task_group_id": gid, "inputs": inputs}
         with anyio.fail_after(60):
@@ -120,3 +128,51 @@ async def test_a_group_created_by_one_server_and_filled_by_another_is_not_refill
     assert first["added"] == 3, first
     assert (again["added"], again["already_present"]) == (0, 3), again
     assert sorted(runs.values()) == [1, 1, 1], "each input once"
+
+
+async def _until_written_ahead(env: dict[str, str], api: str, group_id: str) -> None:
+    """Until the journal (the servers' database) holds client ids sent to the group."""
+    settings = Settings.from_env(env)
+    journal = open_journal(settings)
+    assert journal is not None
+    await journal.start()
+    try:
+        for _ in range(1_200):  # the database is polled: no event crosses processes
+            if await journal.group_sent_ids(settings.parallel_base_url, group_id):
+                return
+            await anyio.sleep(0.05)
+        raise AssertionError("the first server wrote no client id ahead within a minute")
+    finally:
+        await journal.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_server_killed_inside_the_read_lag_and_started_again_adds_nothing_twice(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    inputs = ["Acme", "Hooli", "Initech", "Umbrella"]
+    with sandbox_process("--speed", "2000", "--seed", "8", "--faults", "commit_delay_ms=5000") as api:
+        env = _journal_env(kind, request, api, TASKGROUP_MCP_SETTLE_SECONDS="7")  # covers the lag
+        gid = await _new_group(api)
+        args = {"task_group_id": gid, "inputs": inputs}
+        marker = secrets.token_hex(8)
+
+        async def call_until_killed(client: Any) -> None:
+            with contextlib.suppress(Exception):  # its connection breaks when it is killed
+                await client.call_tool("add_runs", args)
+
+        with anyio.fail_after(90):
+            async with (
+                server_process({**env, "TEST_PROCESS_MARK": marker}) as first,
+                anyio.create_task_group() as tg,
+            ):
+                tg.start_soon(call_until_killed, first)
+                await _until_written_ahead(env, api, gid)
+                await anyio.sleep(0.5)  # the request goes out right after its ids are written
+                assert kill_marked(marker) == 1, "the first server was not found to kill"
+            async with server_process(env) as restarted:  # a new process, inside the 5 s lag
+                again = data(await restarted.call_tool("add_runs", args))
+        await anyio.sleep(5.2)
+        runs = await _runs_by_cid(api, gid)
+    assert again["failed_total"] == 0, again
+    assert sorted(runs.values()) == [1, 1, 1, 1], "each input once, though the first server died mid-call"
