@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from taskgroup_mcp.wire import RunInput, TaskSpec
+from taskgroup_mcp.wire import RunInput, TaskSpec, is_array, is_object
 
 from ._errors import FieldError, InputValidationError
 
@@ -30,18 +30,18 @@ def canonical_from_wire(wire: dict[str, Any], spec_wire: dict[str, Any] | None =
     if "task_spec" not in data and spec_wire is not None:
         data["task_spec"] = spec_wire
     meta: Any = data.get("metadata")
-    if isinstance(meta, dict):
-        kept: dict[str, Any] = {k: v for k, v in meta.items() if k != RESERVED_METADATA_KEY}  # pyright: ignore[reportUnknownVariableType]
+    if is_object(meta):
+        kept: dict[str, Any] = {k: v for k, v in meta.items() if k != RESERVED_METADATA_KEY}
         if kept:
             data["metadata"] = kept
         else:
             data.pop("metadata")
     servers: Any = data.get("mcp_servers")
-    if isinstance(servers, list):
+    if is_array(servers):
         masked: list[Any] = []
-        for server in servers:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(server, dict) and isinstance(server.get("headers"), dict):  # pyright: ignore[reportUnknownMemberType]
-                srv: dict[str, Any] = dict(server)  # pyright: ignore[reportUnknownArgumentType]
+        for server in servers:
+            if is_object(server) and is_object(server.get("headers")):
+                srv: dict[str, Any] = dict(server)
                 srv["headers"] = sorted(str(k).lower() for k in srv["headers"])
                 masked.append(srv)
             else:

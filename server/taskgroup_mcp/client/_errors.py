@@ -37,6 +37,8 @@ from typing import Any
 
 import httpx2
 
+from taskgroup_mcp.wire import is_array, is_object
+
 MAX_MESSAGE_CHARS = 500
 
 
@@ -251,28 +253,28 @@ def _clip(text: str) -> str:
 
 def _safe_body(raw: Any) -> tuple[str | None, str | None, list[FieldError], dict[str, Any] | None]:
     """(message, ref_id, field errors, safe body) from either error body shape."""
-    if not isinstance(raw, dict):
+    if not is_object(raw):
         return None, None, [], None
-    body: dict[str, Any] = raw  # pyright: ignore[reportUnknownVariableType]
+    body: dict[str, Any] = raw
     err = body.get("error")
-    if isinstance(err, dict):
-        err_d: dict[str, Any] = err  # pyright: ignore[reportUnknownVariableType]
+    if is_object(err):
+        err_d: dict[str, Any] = err
         message = err_d.get("message")
         ref_id = err_d.get("ref_id")
         msg = message if isinstance(message, str) else None
         ref = ref_id if isinstance(ref_id, str) else None
         return msg, ref, [], {"type": "error", "error": {"ref_id": ref, "message": msg}}
     detail = body.get("detail")
-    if isinstance(detail, list):
+    if is_array(detail):
         errors: list[FieldError] = []
-        for item in detail:  # pyright: ignore[reportUnknownVariableType]
-            if not isinstance(item, dict):
+        for item in detail:
+            if not is_object(item):
                 continue
-            it: dict[str, Any] = item  # pyright: ignore[reportUnknownVariableType]
+            it: dict[str, Any] = item
             loc_raw = it.get("loc")
             loc: tuple[str | int, ...] = ()
-            if isinstance(loc_raw, list):
-                loc = tuple(p for p in loc_raw if isinstance(p, str | int))  # pyright: ignore[reportUnknownVariableType]
+            if is_array(loc_raw):
+                loc = tuple(p for p in loc_raw if isinstance(p, str | int))
             msg_raw = it.get("msg")
             type_raw = it.get("type")
             errors.append(

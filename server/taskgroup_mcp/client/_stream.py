@@ -27,6 +27,8 @@ from typing import Any
 import anyio
 from pydantic_core import from_json
 
+from taskgroup_mcp.wire import is_object
+
 from ._errors import APITimeoutError, ParallelError, RateLimitError
 from ._retry import RetryPolicy
 
@@ -145,9 +147,9 @@ class ResumableStream:
             except ValueError:
                 logger.debug("GET %s: skipped an event that is not JSON", self._path)
                 continue
-            if not isinstance(obj, dict):
+            if not is_object(obj):
                 continue
-            event: dict[str, Any] = obj  # pyright: ignore[reportUnknownVariableType]
+            event: dict[str, Any] = obj
             eid = event.get("event_id")
             if isinstance(eid, str) and eid:
                 if self._resume and eid == self.cursor:

@@ -17,6 +17,7 @@ import anyio
 
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.tools import export_group
+from taskgroup_mcp.wire import is_object
 
 from ._people import EXIT_OK, Context, run_command
 from ._terminal import clip, table
@@ -27,8 +28,8 @@ __all__ = ["run"]
 def _summary(output: Any) -> str:
     if output is None:
         return ""
-    if isinstance(output, dict):
-        return "; ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in output.items())  # pyright: ignore[reportUnknownVariableType]
+    if is_object(output):
+        return "; ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in output.items())
     return output if isinstance(output, str) else json.dumps(output)
 
 

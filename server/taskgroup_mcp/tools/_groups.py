@@ -12,13 +12,14 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from taskgroup_mcp.client import ParallelClient, ParallelError
 from taskgroup_mcp.journal import GroupEntry, JournalError
+from taskgroup_mcp.wire import is_object
 
 from ._arguments import ArgumentProblem
 from ._journaling import Journaled
@@ -49,9 +50,9 @@ def _decode(cursor: str, label: str | None, active: bool | None) -> tuple[float,
         data: Any = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad from None
-    if not isinstance(data, dict):
+    if not is_object(data):
         raise bad
-    fields: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    fields: dict[str, Any] = data
     created, group_id = fields.get("c"), fields.get("g")
     if not isinstance(created, int | float) or not isinstance(group_id, str):
         raise bad
@@ -68,8 +69,8 @@ def _listed(entry: GroupEntry) -> GroupListed:
     status = entry.status or {}
     counts_raw: Any = status.get("counts") or {}
     counts: dict[str, int] = {}
-    if isinstance(counts_raw, dict):
-        for k, v in cast("dict[str, Any]", counts_raw).items():
+    if is_object(counts_raw):
+        for k, v in counts_raw.items():
             if isinstance(v, int):
                 counts[str(k)] = v
     total = status.get("total")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from taskgroup_mcp import wire
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.wire import is_array, is_object
 
 from ._arguments import ArgumentProblem, field_path
 from ._forwarding import resolve_mcp_servers
@@ -135,9 +136,9 @@ def read_inputs_file(
             loaded: Any = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ArgumentProblem([(field, f"is not valid JSON (line {exc.lineno})")]) from None
-        if not isinstance(loaded, list):
+        if not is_array(loaded):
             raise ArgumentProblem([(field, "must hold a JSON array of inputs")])
-        values = list(loaded)  # pyright: ignore[reportUnknownArgumentType]
+        values = list(loaded)
     elif suffix in (".csv", ".tsv"):
         reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
         values = [{k: v for k, v in row.items() if k is not None} for row in reader]
@@ -147,8 +148,8 @@ def read_inputs_file(
     for i, value in enumerate(values):
         if isinstance(value, str) and value.strip():
             out.append(value)
-        elif isinstance(value, dict) and value:
-            out.append({str(k): v for k, v in value.items()})  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        elif is_object(value) and value:
+            out.append({str(k): v for k, v in value.items()})
         else:
             raise ArgumentProblem([(f"{field}[{i}]", "must be a non-empty string or JSON object")])
     return out
@@ -176,7 +177,7 @@ def output_schema(
         return wire.AutoSchema()
     if kind == "json" or "json_schema" in output:
         schema: Any = output.get("json_schema")
-        if not isinstance(schema, dict):
+        if not is_object(schema):
             raise ArgumentProblem(
                 [
                     (
@@ -185,8 +186,8 @@ def output_schema(
                     )
                 ]
             )
-        _check_output_schema(schema, f"{field}.json_schema")  # pyright: ignore[reportUnknownArgumentType]
-        return wire.JsonSchema(json_schema=schema)  # pyright: ignore[reportUnknownArgumentType]
+        _check_output_schema(schema, f"{field}.json_schema")
+        return wire.JsonSchema(json_schema=schema)
     _check_output_schema(output, field)
     return wire.JsonSchema(json_schema=output)
 
@@ -210,7 +211,7 @@ def task_spec(
     spec_input: wire.JsonSchema | wire.TextSchema | None = None
     if isinstance(input_schema, str):
         spec_input = wire.TextSchema(description=input_schema)
-    elif isinstance(input_schema, dict):
+    elif is_object(input_schema):
         spec_input = wire.JsonSchema(json_schema=input_schema)
     return wire.TaskSpec(output_schema=output_schema(output), input_schema=spec_input)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from taskgroup_mcp import wire
+from taskgroup_mcp.wire import is_array, is_object
 
 from ._arguments import ArgumentProblem
 from ._budget import json_text as json_text  # re-exported: callers shape and measure alike
@@ -71,9 +72,9 @@ def decode_cursor(cursor: str, group_id: str, status: str | None) -> str:
 
 def input_key(value: Any) -> str:
     """A short label for an input: its text, or its first values joined, at most 80 characters."""
-    if isinstance(value, dict):
-        parts = [v if isinstance(v, str) else json_text(v) for v in value.values()]  # pyright: ignore[reportUnknownVariableType]
-        text = " | ".join(parts[:3])  # pyright: ignore[reportUnknownArgumentType]
+    if is_object(value):
+        parts = [v if isinstance(v, str) else json_text(v) for v in value.values()]
+        text = " | ".join(parts[:3])
     elif isinstance(value, str):
         text = value
     else:
@@ -157,10 +158,10 @@ def shape_run(
 def _strings_longest(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
-    if isinstance(value, dict):
-        return max((_strings_longest(v) for k, v in value.items() if k not in _UNCUT_KEYS), default=0)  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-    if isinstance(value, list):
-        return max((_strings_longest(v) for v in value), default=0)  # pyright: ignore[reportUnknownVariableType]
+    if is_object(value):
+        return max((_strings_longest(v) for k, v in value.items() if k not in _UNCUT_KEYS), default=0)
+    if is_array(value):
+        return max((_strings_longest(v) for v in value), default=0)
     return 0
 
 
@@ -173,20 +174,20 @@ def _cut_strings(value: Any, cap: int) -> Any:
         if len(value) <= cap:
             return value
         return value[:cap] + f"… [cut {len(value) - cap} chars]"
-    if isinstance(value, dict):
-        return {k: v if k in _UNCUT_KEYS else _cut_strings(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
-    if isinstance(value, list):
-        return [_cut_strings(v, cap) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    if is_object(value):
+        return {k: v if k in _UNCUT_KEYS else _cut_strings(v, cap) for k, v in value.items()}
+    if is_array(value):
+        return [_cut_strings(v, cap) for v in value]
     return value
 
 
 def _cut_lists(value: Any, cap: int) -> Any:
-    if isinstance(value, dict):
-        return {k: _cut_lists(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
-    if isinstance(value, list):
-        kept = [_cut_lists(v, cap) for v in value[:cap]]  # pyright: ignore[reportUnknownVariableType]
-        if len(value) > cap:  # pyright: ignore[reportUnknownArgumentType]
-            kept.append(f"… [{len(value) - cap} more items cut]")  # pyright: ignore[reportUnknownArgumentType]
+    if is_object(value):
+        return {k: _cut_lists(v, cap) for k, v in value.items()}
+    if is_array(value):
+        kept = [_cut_lists(v, cap) for v in value[:cap]]
+        if len(value) > cap:
+            kept.append(f"… [{len(value) - cap} more items cut]")
         return kept
     return value
 
@@ -233,10 +234,10 @@ def shrink(value: Any, fits: Callable[[Any], bool]) -> Any:
 
 
 def _shorten_lists(value: Any, cap: int) -> Any:
-    if isinstance(value, dict):
-        return {k: _shorten_lists(v, cap) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
-    if isinstance(value, list):
-        return [_shorten_lists(v, cap) for v in value[:cap]]  # pyright: ignore[reportUnknownVariableType]
+    if is_object(value):
+        return {k: _shorten_lists(v, cap) for k, v in value.items()}
+    if is_array(value):
+        return [_shorten_lists(v, cap) for v in value[:cap]]
     return value
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, Tag
 
 from ._base import WireModel, null_means
+from ._json import is_object
 from ._run import TaskRun
 
 
@@ -53,8 +54,8 @@ def _json_object_text(value: Any) -> Any:
             decoded = json.loads(value)
         except ValueError:
             return value
-        if isinstance(decoded, dict):
-            return decoded  # pyright: ignore[reportUnknownVariableType]
+        if is_object(decoded):
+            return decoded
     return value
 
 
@@ -70,13 +71,13 @@ class TaskRunJsonOutput(WireModel):
 
 def _output_kind(value: Any) -> str | None:
     """``type`` when the output names one; without it, the kind its content has."""
-    if isinstance(value, dict):
-        mapping: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
+    if is_object(value):
+        mapping: dict[str, Any] = value
         kind = mapping.get("type")
         if kind is not None:
             return kind if isinstance(kind, str) else None
         content = _json_object_text(mapping.get("content"))
-        return "json" if isinstance(content, dict) else "text"
+        return "json" if is_object(content) else "text"
     kind = getattr(value, "type", None)
     return kind if isinstance(kind, str) else None
 

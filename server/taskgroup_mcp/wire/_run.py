@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from ._base import WireModel, null_means
+from ._json import is_object
 from ._spec import TaskSpec
 
 RunStatus = Literal["queued", "action_required", "running", "completed", "failed", "cancelling", "cancelled"]
@@ -86,9 +87,9 @@ class Warning(WireModel):  # the API's own name (shadows the builtin inside this
 
 def _derive_is_active(data: Any) -> Any:
     """A run object without ``is_active`` (an older or trimmed sample) reads it from its status."""
-    if not isinstance(data, dict):
+    if not is_object(data):
         return data
-    mapping: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    mapping: dict[str, Any] = data
     status = mapping.get("status")
     if "is_active" in mapping or not isinstance(status, str):
         return mapping
