@@ -44,7 +44,8 @@ def answer(
     client (:func:`_budget.result_tokens`). Shaped results (pages, runs) fit their budget
     themselves; for anything else the longest strings and lists are cut here, keeping types."""
     data = payload(model)
-    data = shrink(data, lambda d: result_tokens(d, extra) <= max_tokens)
+    if result_tokens(data, extra) > max_tokens:  # most answers fit as they are
+        data = shrink(data, lambda d: result_tokens(d, extra) <= max_tokens)
     content: list[ContentBlock] = [TextContent(type="text", text=json_text(data)), *extra]
     return CallToolResult(content=content, structured_content=data)
 
