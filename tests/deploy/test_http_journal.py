@@ -3,11 +3,13 @@ made with its key, over a real uvicorn on 127.0.0.1; the journal keeps a hash, n
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from deploy_harness import TOKEN, client, serving
 from pydantic import SecretStr
@@ -58,3 +60,50 @@ async def test_a_tenant_never_sees_another_tenants_groups(tmp_path: Path) -> Non
         for r in sqlite3.connect(tmp_path / "state" / "journal.db").execute("SELECT tenant FROM tg_groups")
     }
     assert len(tenants) == 2 and all(len(t) == 32 for t in tenants)
+
+
+async def test_readyz_reports_the_journal_ok_read_only_unavailable_or_off_naming_the_setting_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskgroup_mcp.commands.http import journal_ready_check
+    from taskgroup_mcp.journal import _sqlite as sqlite_impl
+    from taskgroup_mcp.journal import open_journal
+
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    dead_url = f"postgresql://taskgroup:pw-s3cret-value@127.0.0.1:{port}/journal"
+    base = {"auth_tokens": [SecretStr(TOKEN)], "port": 0, "export_dir": tmp_path / "exports"}
+    state = tmp_path / "state"
+
+    async def readyz(settings: Settings) -> tuple[int, str]:
+        journal = open_journal(settings)
+        try:
+            app = build_http_app(
+                settings, build_server(settings), ready_check=None, journal_check=journal_ready_check(journal)
+            )
+            async with serving(app) as running, httpx2.AsyncClient(base_url=running.base) as http:
+                with anyio.fail_after(30):
+                    response = await http.get("/readyz")
+            return response.status_code, response.text
+        finally:
+            if journal is not None:
+                await journal.close()
+
+    ok = await readyz(Settings(**base, state_dir=state))
+    off = await readyz(Settings(**base, state=False))
+    unavailable = await readyz(Settings(**base, database_url=SecretStr(dead_url)))
+    # Root ignores permission bits, so "not writable" is what os.access reports (the file is then
+    # opened read-only and SQLite refuses every write).
+    monkeypatch.setattr(sqlite_impl.os, "access", lambda path, mode: mode != os.W_OK)  # pyright: ignore[reportUnknownLambdaType]
+    read_only = await readyz(Settings(**base, state_dir=state))
+    assert ok == (200, '{"status":"ready","journal":"ok","journal_setting":"TASKGROUP_MCP_STATE_DIR"}')
+    assert read_only == (
+        200,
+        '{"status":"ready","journal":"read-only","journal_setting":"TASKGROUP_MCP_STATE_DIR"}',
+    ), "the tools keep working against the API: the pod stays ready and says why"
+    assert unavailable == (
+        200,
+        '{"status":"ready","journal":"unavailable","journal_setting":"TASKGROUP_MCP_DATABASE_URL"}',
+    )
+    assert off == (200, '{"status":"ready","journal":"off","journal_setting":"TASKGROUP_MCP_STATE"}')

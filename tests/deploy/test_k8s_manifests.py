@@ -108,10 +108,20 @@ def test_the_deployment_runs_three_replicas_that_the_budget_and_autoscaler_agree
     assert _load("pdb.yaml")["spec"]["minAvailable"] < 3
 
 
-def test_egress_is_dns_and_https_only() -> None:
+def test_egress_is_dns_https_and_the_journals_postgresql_only() -> None:
     egress = _load("networkpolicy.yaml")["spec"]["egress"]
     ports = {(p["port"], p["protocol"]) for rule in egress for p in rule["ports"]}
-    assert ports == {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+    assert ports == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (5432, "TCP")}
+
+
+def test_the_journals_postgresql_url_comes_from_the_secret_and_is_optional() -> None:
+    env = {e["name"]: e for e in _container()["env"]}
+    ref = env["TASKGROUP_MCP_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert (ref["name"], ref["key"], ref["optional"]) == ("taskgroup-mcp", "database-url", True)
+    assert "database-url" in _load("secret.example.yaml")["stringData"]
+    assert "TASKGROUP_MCP_DATABASE_URL" not in _load("configmap.yaml")["data"], (
+        "a URL with a password is a secret"
+    )
 
 
 def test_the_secret_example_holds_placeholders_only() -> None:

@@ -5,7 +5,9 @@
 no session state, so any replica answers any request in both protocol eras) in a Starlette app::
 
     /healthz                                   200 while the process runs (liveness)
-    /readyz                                    200 when the upstream API (or sandbox) answers
+    /readyz                                    200 when the upstream API (or sandbox) answers;
+                                               also says how the journal is (ok, read-only,
+                                               unavailable, off) and which setting chose it
     /mcp                                       RequestLog -> CORS (configured origins only)
                                                -> McpGuard (413, Host/Origin) -> bearer auth
                                                -> per-request key required (401)
@@ -58,17 +60,20 @@ from taskgroup_mcp.commands._http_limits import accept_backlog, default_max_conn
 from taskgroup_mcp.commands._http_logs import configure_logging
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import Journal, open_journal
 from taskgroup_mcp.tools import build_server, install_log_redaction
 
 __all__ = [
     "API_KEY_HEADER",
     "MCP_PATH",
     "HttpSetupError",
+    "JournalCheck",
     "ReadyCheck",
     "build_http_app",
     "check_http_settings",
     "http_settings",
     "is_loopback",
+    "journal_ready_check",
     "run",
     "run_http",
     "serve_http",
@@ -84,6 +89,9 @@ LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 """Answers True when the upstream API (or the sandbox) responds."""
+JournalCheck = Callable[[], Awaitable[dict[str, str]]]
+"""The journal's state for /readyz: ``journal`` (ok, read-only, unavailable, off) and
+``journal_setting`` (the setting that chose it, never its value)."""
 
 
 class HttpSetupError(ValueError):
@@ -161,9 +169,14 @@ def _cors(origins: list[str]) -> Middleware:
 
 
 def build_http_app(
-    settings: Settings, server: MCPServer[Any], *, ready_check: ReadyCheck | None = None
+    settings: Settings,
+    server: MCPServer[Any],
+    *,
+    ready_check: ReadyCheck | None = None,
+    journal_check: JournalCheck | None = None,
 ) -> Starlette:
-    """The ASGI app serving ``server`` at ``/mcp``; raises ``HttpSetupError`` for unsafe settings."""
+    """The ASGI app serving ``server`` at ``/mcp``; raises ``HttpSetupError`` for unsafe settings.
+    ``/readyz`` answers from ``ready_check`` (the upstream API) and reports ``journal_check``."""
     try:
         verifier = _verifier(settings)
     except AuthSetupError as exc:
@@ -201,18 +214,32 @@ def build_http_app(
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_: Request) -> JSONResponse:
+    async def upstream_ok() -> bool:
         if ready_check is None:
-            return JSONResponse({"status": "ready"})
-        ok = False
+            return True
         with anyio.move_on_after(READY_TIMEOUT_SECONDS):
             try:
-                ok = await ready_check()
+                return await ready_check()
             except Exception as exc:  # any failure to answer means not ready
                 logger.warning("readiness check failed: %s", type(exc).__name__)
-        if ok:
-            return JSONResponse({"status": "ready"})
-        return JSONResponse({"status": "upstream not answering"}, status_code=503)
+        return False
+
+    async def readyz(_: Request) -> JSONResponse:
+        # The journal is reported, not required: with it read-only or unavailable the tools keep
+        # working against the API (and say so), so the pod still takes traffic.
+        journal: dict[str, str] = {}
+        ok = [False]
+
+        async def check_upstream() -> None:
+            ok[0] = await upstream_ok()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(check_upstream)
+            if journal_check is not None:
+                journal.update(await journal_check())
+        if ok[0]:
+            return JSONResponse({"status": "ready", **journal})
+        return JSONResponse({"status": "upstream not answering", **journal}, status_code=503)
 
     routes += [
         Route("/healthz", healthz, methods=["GET"]),
@@ -307,17 +334,46 @@ def upstream_ready_check(settings: Settings, http: httpx2.AsyncClient) -> ReadyC
     return ready
 
 
+def journal_ready_check(journal: Journal | None) -> JournalCheck:
+    """The journal's state for /readyz, from ``journal`` (None: the state is off): a write tried
+    now (a read when it is read-only), bounded by the readiness timeout. Names the setting that
+    chose the database, never its value (a database URL holds a password)."""
+
+    async def check() -> dict[str, str]:
+        if journal is None:
+            return {"journal": "off", "journal_setting": "TASKGROUP_MCP_STATE"}
+        problem: str | None = "timed out"
+        with anyio.move_on_after(READY_TIMEOUT_SECONDS):
+            problem = await journal.probe()
+        state = "ok" if problem is None else "read-only" if journal.read_only else "unavailable"
+        return {"journal": state, "journal_setting": journal.setting}
+
+    return check
+
+
 async def serve_http(settings: Settings) -> int:
     """Open the backend (real API or sandbox), build the server, and serve until SIGTERM/SIGINT."""
     settings = http_settings(settings)
     check_http_settings(settings)
     async with open_backend(settings) as backend:
         transport = backend.sandbox.transport if backend.sandbox is not None else None
-        async with httpx2.AsyncClient(transport=transport) as probe:
-            server = build_server(backend.settings, backend.client_factory)
-            ready = upstream_ready_check(backend.settings, probe)
-            app = build_http_app(backend.settings, server, ready_check=ready)
-            await _Server(uvicorn_config(app, settings)).serve()
+        # /readyz probes the journal through a connection of its own (the server's journal lives
+        # in the MCP lifespan): the same database, the same settings.
+        journal = open_journal(backend.settings)
+        try:
+            async with httpx2.AsyncClient(transport=transport) as probe:
+                server = build_server(backend.settings, backend.client_factory)
+                ready = upstream_ready_check(backend.settings, probe)
+                app = build_http_app(
+                    backend.settings,
+                    server,
+                    ready_check=ready,
+                    journal_check=journal_ready_check(journal),
+                )
+                await _Server(uvicorn_config(app, settings)).serve()
+        finally:
+            if journal is not None:
+                await journal.close()
     return 0
 
 
