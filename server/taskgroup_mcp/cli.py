@@ -21,7 +21,12 @@ def _add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "--transport", choices=("stdio", "http"), default="stdio", help="MCP transport (default stdio)"
     )
     p.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="HTTP port (default 8000)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default 8000; 0 picks a free one, named in the startup log line)",
+    )
     p.add_argument(
         "--sandbox",
         action="store_true",

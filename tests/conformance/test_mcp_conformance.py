@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from typing import Any
 import httpx2
 import pytest
 import yaml
+
+from served_port import announced_port
 
 HERE = Path(__file__).parent
 RUNNER = HERE / "runner"
@@ -55,18 +56,11 @@ def _suite(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`taskgroup-mcp serve --transport http --sandbox` on a free loopback port."""
+    """`taskgroup-mcp serve --transport http --sandbox --port 0` (a free loopback port)."""
     state = tmp_path_factory.mktemp("conformance-state")
     log = state / "server.log"
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKGROUP_MCP_", "PARALLEL_"))}
     env |= {"TASKGROUP_MCP_STATE_DIR": str(state), "TASKGROUP_MCP_STATE": "off"}
     argv = [
@@ -78,11 +72,12 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "http",
         "--sandbox",
         "--port",
-        str(port),
+        "0",
     ]
     with log.open("wb") as sink:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=sink)
         try:
+            port = announced_port(log, proc)
             _wait_ready(port, proc)
             yield f"http://127.0.0.1:{port}/mcp"
             assert "Traceback" not in log.read_text(errors="replace"), "the server logged a traceback"

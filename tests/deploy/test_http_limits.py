@@ -23,7 +23,7 @@ import pytest
 from anyio.abc import SocketStream
 from deploy_harness import OTHER_TOKEN, TOKEN, client, serving, toy_server
 from pydantic import SecretStr
-from test_http_processes import free_port, server_env, wait_ready
+from test_http_processes import server_env, started
 
 from taskgroup_mcp.client import ParallelClient
 from taskgroup_mcp.commands._http_limits import default_max_connections
@@ -106,10 +106,8 @@ def test_the_default_cap_leaves_a_quarter_of_the_open_file_limit_free() -> None:
 
 
 @contextmanager
-def limited_server_process(
-    port: int, env: dict[str, str], log: Path, files: int
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``serve --transport http --sandbox`` as a child process allowed ``files`` open descriptors."""
+def limited_server_process(env: dict[str, str], log: Path, files: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``serve --transport http --sandbox --port 0`` as a child process allowed ``files`` open descriptors."""
     argv = [
         sys.executable,
         "-m",
@@ -119,7 +117,7 @@ def limited_server_process(
         "http",
         "--sandbox",
         "--port",
-        str(port),
+        "0",
     ]
 
     def limit() -> None:
@@ -158,13 +156,12 @@ async def test_under_a_low_file_limit_a_flood_of_slow_connections_neither_starve
     tmp_path: Path,
 ) -> None:
     limit, flood = 256, 600
-    port = free_port()
     log = tmp_path / "server.log"
     env = server_env(TASKGROUP_MCP_AUTH_TOKENS=TOKEN, TASKGROUP_MCP_HTTP_HEADER_TIMEOUT_SECONDS="120")
     streams: list[SocketStream] = []
     queued: list[socket.socket] = []
-    with limited_server_process(port, env, log, limit) as proc:
-        await wait_ready(port, proc)
+    with limited_server_process(env, log, limit) as proc:
+        port = await started(log, proc)
         try:
             with anyio.fail_after(90):
                 queued = queue_connections(proc, port, flood)  # a burst, all in the queue at once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -15,20 +16,14 @@ from pathlib import Path
 import anyio
 import httpx2
 import pytest
-from deploy_harness import TOKEN, bound_socket, serving
+from deploy_harness import TOKEN, serving
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from served_port import announced_port
 from taskgroup_mcp.sandbox import Sandbox, SandboxConfig
 
 UPSTREAM_KEY = "upstream-key-CANARY-0123456789"
-
-
-def free_port() -> int:
-    sock = bound_socket()
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -39,21 +34,10 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def server_process(
-    port: int, env: dict[str, str], log: Path, *flags: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    """The server as a child process, its stderr in ``log`` (a pipe nobody reads could fill and block it)."""
-    argv = [
-        sys.executable,
-        "-m",
-        "taskgroup_mcp",
-        "serve",
-        "--transport",
-        "http",
-        "--port",
-        str(port),
-        *flags,
-    ]
+def server_process(env: dict[str, str], log: Path, *flags: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The server as a child process on a port of its own choosing (``--port 0``; see
+    :func:`started`), its stderr in ``log`` (a pipe nobody reads could fill and block it)."""
+    argv = [sys.executable, "-m", "taskgroup_mcp", "serve", "--transport", "http", *flags, "--port", "0"]
     with log.open("wb") as sink:
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=sink)
         try:
@@ -66,6 +50,13 @@ def server_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+async def started(log: Path, proc: subprocess.Popen[bytes]) -> int:
+    """The port the server bound (from its startup line), once it answers ready there."""
+    port = await anyio.to_thread.run_sync(announced_port, log, proc)
+    await wait_ready(port, proc)
+    return port
 
 
 async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -119,8 +110,9 @@ def test_startup_refuses_all_interfaces_without_auth() -> None:
         "--host",
         "0.0.0.0",
         "--sandbox",
+        "--port",
+        "0",
     ]
-    argv += ["--port", str(free_port())]
     done = subprocess.run(argv, env=server_env(), capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "refusing to serve HTTP on 0.0.0.0 without authentication" in done.stderr
@@ -128,23 +120,32 @@ def test_startup_refuses_all_interfaces_without_auth() -> None:
     assert "Uvicorn running" not in done.stderr
 
 
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        argv = [sys.executable, "-m", "taskgroup_mcp", "serve", "--transport", "http", "--sandbox"]
+        done = subprocess.run(
+            [*argv, "--port", str(port)], env=server_env(), capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use; pick another --port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_two_replicas_behind_a_round_robin_client_answer_200_mixed_calls_without_error(
     mode: str, tmp_path: Path
 ) -> None:
-    ports = [free_port(), free_port()]
     async with shared_upstream() as upstream:
         env = server_env(
             PARALLEL_BASE_URL=upstream, PARALLEL_API_KEY=UPSTREAM_KEY, TASKGROUP_MCP_AUTH_TOKENS=TOKEN
         )
         logs = [tmp_path / "first.log", tmp_path / "second.log"]
-        with (
-            server_process(ports[0], env, logs[0]) as first,
-            server_process(ports[1], env, logs[1]) as second,
-        ):
-            await wait_ready(ports[0], first)
-            await wait_ready(ports[1], second)
+        with server_process(env, logs[0]) as first, server_process(env, logs[1]) as second:
+            ports = [await started(logs[0], first), await started(logs[1], second)]
             balancer = RoundRobin(ports)
             errors: list[str] = []
             calls = 0
@@ -188,7 +189,6 @@ async def test_two_replicas_behind_a_round_robin_client_answer_200_mixed_calls_w
 
 @pytest.mark.anyio
 async def test_sigterm_lets_an_in_flight_wait_finish_then_exits_cleanly(tmp_path: Path) -> None:
-    port = free_port()
     async with shared_upstream() as upstream:
         env = server_env(
             PARALLEL_BASE_URL=upstream,
@@ -196,8 +196,9 @@ async def test_sigterm_lets_an_in_flight_wait_finish_then_exits_cleanly(tmp_path
             TASKGROUP_MCP_AUTH_TOKENS=TOKEN,
             TASKGROUP_MCP_SHUTDOWN_GRACE_SECONDS="20",
         )
-        with server_process(port, env, tmp_path / "server.log", "--log-format", "json") as proc:
-            await wait_ready(port, proc)
+        log_path = tmp_path / "server.log"
+        with server_process(env, log_path, "--log-format", "json") as proc:
+            port = await started(log_path, proc)
             in_flight = anyio.Event()
 
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -259,10 +260,10 @@ def readme_http_flags() -> list[str]:
 
 @pytest.mark.anyio
 async def test_the_readme_http_quickstart_serves_the_tools(tmp_path: Path) -> None:
-    port = free_port()
     env = server_env(TASKGROUP_MCP_AUTH_TOKENS=TOKEN)
-    with server_process(port, env, tmp_path / "server.log", *readme_http_flags()) as proc:
-        await wait_ready(port, proc)
+    log_path = tmp_path / "server.log"
+    with server_process(env, log_path, *readme_http_flags()) as proc:
+        port = await started(log_path, proc)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx2.AsyncClient(headers=headers, timeout=30.0) as http:
             url = f"http://127.0.0.1:{port}/mcp"

@@ -58,6 +58,7 @@ from taskgroup_mcp.commands._http_guard import (
 )
 from taskgroup_mcp.commands._http_limits import accept_backlog, default_max_connections, limited_h11
 from taskgroup_mcp.commands._http_logs import configure_logging
+from taskgroup_mcp.commands._listen import ListenError, bound_port, listen
 from taskgroup_mcp.commands._wiring import open_backend
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Journal, open_journal
@@ -352,28 +353,33 @@ def journal_ready_check(journal: Journal | None) -> JournalCheck:
 
 
 async def serve_http(settings: Settings) -> int:
-    """Open the backend (real API or sandbox), build the server, and serve until SIGTERM/SIGINT."""
+    """Open the backend (real API or sandbox), build the server, and serve until SIGTERM/SIGINT.
+
+    The address is bound first: with port 0 the system picks a free port, and the settings (the
+    startup line ``serving MCP at http://HOST:PORT/mcp``, the 401 challenge) carry the bound one."""
     settings = http_settings(settings)
     check_http_settings(settings)
-    async with open_backend(settings) as backend:
-        transport = backend.sandbox.transport if backend.sandbox is not None else None
-        # /readyz probes the journal through a connection of its own (the server's journal lives
-        # in the MCP lifespan): the same database, the same settings.
-        journal = open_journal(backend.settings)
-        try:
-            async with httpx2.AsyncClient(transport=transport) as probe:
-                server = build_server(backend.settings, backend.client_factory)
-                ready = upstream_ready_check(backend.settings, probe)
-                app = build_http_app(
-                    backend.settings,
-                    server,
-                    ready_check=ready,
-                    journal_check=journal_ready_check(journal),
-                )
-                await _Server(uvicorn_config(app, settings)).serve()
-        finally:
-            if journal is not None:
-                await journal.close()
+    with listen(settings.host, settings.port) as sock:
+        settings = settings.model_copy(update={"port": bound_port(sock)})
+        async with open_backend(settings) as backend:
+            transport = backend.sandbox.transport if backend.sandbox is not None else None
+            # /readyz probes the journal through a connection of its own (the server's journal
+            # lives in the MCP lifespan): the same database, the same settings.
+            journal = open_journal(backend.settings)
+            try:
+                async with httpx2.AsyncClient(transport=transport) as probe:
+                    server = build_server(backend.settings, backend.client_factory)
+                    ready = upstream_ready_check(backend.settings, probe)
+                    app = build_http_app(
+                        backend.settings,
+                        server,
+                        ready_check=ready,
+                        journal_check=journal_ready_check(journal),
+                    )
+                    await _Server(uvicorn_config(app, settings)).serve(sockets=[sock])
+            finally:
+                if journal is not None:
+                    await journal.close()
     return 0
 
 
@@ -401,3 +407,6 @@ def run(args: argparse.Namespace) -> int:
     except HttpSetupError as exc:
         logger.error("%s", exc)
         return 2
+    except ListenError as exc:
+        logger.error("%s; pick another --port (0 picks a free one)", exc)
+        return 1

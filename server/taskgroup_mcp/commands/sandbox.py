@@ -25,6 +25,7 @@ from taskgroup_mcp.journal import open_journal
 from taskgroup_mcp.sandbox import Faults, Sandbox, SandboxConfig, open_store
 from taskgroup_mcp.wire import TASK_CREATION_RATE_PER_MINUTE
 
+from ._listen import ListenError, bound_port, listen
 from ._wiring import SANDBOX_BASE_URL, sandbox_file
 
 __all__ = ["run"]
@@ -73,28 +74,9 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
-class ListenError(OSError):
-    """The address cannot be bound (in use, not ours, no permission); the message says which."""
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto is TCP;
-    # with proto 0 every response written in two parts waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = (exc.strerror or str(exc)).lower()
-        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
-    return sock
-
-
 async def serve(sandbox: Sandbox, host: str, port: int) -> None:
-    sock = _listen(host, port)
-    chosen = sock.getsockname()[1]
+    sock = listen(host, port)
+    chosen = bound_port(sock)
     server = _Server(
         uvicorn.Config(
             sandbox.app, host=host, port=chosen, log_level="warning", access_log=False, lifespan="off"
