@@ -39,6 +39,9 @@ def _bindir() -> Path:
     )
 
 
+PORT_ATTEMPTS = 5
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -132,30 +135,39 @@ def start_postgres() -> PostgresServer:
     )
     if init.returncode != 0:
         raise PostgresUnavailable(f"initdb failed: {init.stderr.strip()[-2000:]}")
-    port = _free_port()
-    options = f"-h 127.0.0.1 -p {port} -k {base} -F -c max_connections=200 -c shared_buffers=16MB"
+    # PostgreSQL cannot bind port 0 and report the port: it is given a free one, which another
+    # process may take before the server binds it. Only that clash ("Address already in use" in
+    # the server's log) is tried again on another port; any other failure fails at once.
     log = base / "server.log"
-    start = subprocess.run(
-        [
-            *runas,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-l",
-            str(log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    if start.returncode != 0:
+    for _ in range(PORT_ATTEMPTS):
+        port = _free_port()
+        options = f"-h 127.0.0.1 -p {port} -k {base} -F -c max_connections=200 -c shared_buffers=16MB"
+        log.unlink(missing_ok=True)
+        start = subprocess.run(
+            [
+                *runas,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(datadir),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        if start.returncode == 0:
+            break
         text = log.read_text(errors="replace")[-2000:] if log.exists() else start.stderr
-        raise PostgresUnavailable(f"pg_ctl start failed: {text}")
+        if "Address already in use" not in text:
+            raise PostgresUnavailable(f"pg_ctl start failed: {text}")
+    else:
+        raise PostgresUnavailable(f"pg_ctl start failed {PORT_ATTEMPTS} times on ports in use: {text}")
     return PostgresServer(bindir=bindir, datadir=datadir, port=port, runas=runas)

@@ -106,11 +106,11 @@ async def test_a_journal_written_by_a_newer_version_is_refused_not_guessed_at(tm
 
 async def test_a_wrong_database_url_names_the_setting_and_never_the_password() -> None:
     with __import__("socket").socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
-    url = f"postgresql://taskgroup:pw-s3cret-value@127.0.0.1:{port}/journal"
-    started_at = time.monotonic()
-    journal = await started(Settings.from_env({}, database_url=url))
+        s.bind(("127.0.0.1", 0))  # bound, not listening: refused, and no one else can take it meanwhile
+        port = s.getsockname()[1]
+        url = f"postgresql://taskgroup:pw-s3cret-value@127.0.0.1:{port}/journal"
+        started_at = time.monotonic()
+        journal = await started(Settings.from_env({}, database_url=url))
     assert time.monotonic() - started_at < 15, "a dead database costs at most its connect timeout"
     assert journal.problem is not None
     assert "TASKGROUP_MCP_DATABASE_URL" in journal.problem and f"127.0.0.1:{port}/journal" in journal.problem

@@ -134,8 +134,10 @@ def facts_server() -> HeaderRecorder:
     return HeaderRecorder(server.streamable_http_app(stateless_http=True))
 
 
-def free_port() -> int:
-    """A loopback port with nothing listening on it."""
+@contextlib.contextmanager
+def dead_port() -> Iterator[int]:
+    """A loopback port with nothing listening on it for the whole block: the port stays bound (not
+    listening, so connections are refused) and no other process can take it meanwhile."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from taskgroup_mcp.sandbox import ManualClock, Sandbox, SandboxConfig
 from taskgroup_mcp.wire import TaskRunResult, WebhookPayload, verify_webhook
 
-from .conftest import add, api, facts_server, free_port, new_group, run_input, serve_asgi
+from .conftest import add, api, dead_port, facts_server, new_group, run_input, serve_asgi
 
 pytestmark = pytest.mark.anyio
 
@@ -98,11 +98,14 @@ async def test_allowed_tools_are_honoured_and_lite_calls_at_most_one_tool(clock:
 async def test_an_unreachable_mcp_server_gives_the_documented_warning_and_null_tool_calls(
     clock: ManualClock,
 ) -> None:
-    dead = {"name": "gone", "url": f"http://127.0.0.1:{free_port()}/mcp"}
-    async with Sandbox(SandboxConfig(), clock=clock) as sb:
-        async with api(sb) as c:
-            rid = (await c.post("/v1/tasks/runs", json=run_input("q", mcp_servers=[dead]))).json()["run_id"]
-        result = await _result(sb, clock, rid)
+    with dead_port() as port:
+        dead = {"name": "gone", "url": f"http://127.0.0.1:{port}/mcp"}
+        async with Sandbox(SandboxConfig(), clock=clock) as sb:
+            async with api(sb) as c:
+                rid = (await c.post("/v1/tasks/runs", json=run_input("q", mcp_servers=[dead]))).json()[
+                    "run_id"
+                ]
+            result = await _result(sb, clock, rid)
     assert result.output.mcp_tool_calls is None
     warnings = result.run.warnings or []
     assert [w.type for w in warnings] == ["warning"]
@@ -171,17 +174,18 @@ async def test_a_finished_run_posts_a_signed_webhook_and_retries_until_it_is_acc
 async def test_an_undeliverable_webhook_is_given_up_after_its_retries_and_the_executor_goes_on(
     clock: ManualClock,
 ) -> None:
-    async with Sandbox(SandboxConfig(), clock=clock) as sb:
-        async with api(sb) as c:
-            for url in (f"http://127.0.0.1:{free_port()}/hook", "not a url"):
-                body = run_input("q", webhook={"url": url, "event_types": ["task_run.status"]})
-                rid = (await c.post("/v1/tasks/runs", json=body)).json()["run_id"]
-                await _result(sb, clock, rid)
-        with anyio.fail_after(10):
-            while sb.stats()["webhooks"]["failed"] < 2:
-                clock.advance(60)  # retries wait on the sandbox clock
-                await anyio.sleep(0.01)
-        async with api(sb) as c:
-            later = (await c.post("/v1/tasks/runs", json=run_input("after"))).json()["run_id"]
-        assert (await _result(sb, clock, later)).run.status == "completed"
-    assert sb.stats()["webhooks"] == {"delivered": 0, "failed": 2}
+    with dead_port() as port:
+        async with Sandbox(SandboxConfig(), clock=clock) as sb:
+            async with api(sb) as c:
+                for url in (f"http://127.0.0.1:{port}/hook", "not a url"):
+                    body = run_input("q", webhook={"url": url, "event_types": ["task_run.status"]})
+                    rid = (await c.post("/v1/tasks/runs", json=body)).json()["run_id"]
+                    await _result(sb, clock, rid)
+            with anyio.fail_after(10):
+                while sb.stats()["webhooks"]["failed"] < 2:
+                    clock.advance(60)  # retries wait on the sandbox clock
+                    await anyio.sleep(0.01)
+            async with api(sb) as c:
+                later = (await c.post("/v1/tasks/runs", json=run_input("after"))).json()["run_id"]
+            assert (await _result(sb, clock, later)).run.status == "completed"
+        assert sb.stats()["webhooks"] == {"delivered": 0, "failed": 2}
