@@ -180,7 +180,25 @@ async def main(
         print(
             f"  {f['figure']}: {f['ratio']:.2f}x (aim <= {AIM}: {'met' if f['ratio'] <= AIM else 'NOT met'})"
         )
+    print(
+        "the same ratios call by call (each call over the state-off call of its round): median, middle half"
+    )
+    for name in configs:
+        if name == "state off":
+            continue
+        for size, label in (("small", f"{inputs} inputs"), ("big", "1,000 inputs")):
+            paired = [
+                ours / off for ours, off in zip(times[name][size], times["state off"][size], strict=True)
+            ]
+            if len(paired) >= 4:
+                low, mid, high = statistics.quantiles(paired, n=4)
+                print(f"  {name}, {label}: {mid:.2f}x ({low:.2f}x-{high:.2f}x)")
     load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        print(
+            f"NOTE: the machine was busy (load average {load:.1f} on {os.cpu_count()} cores): ratios a few "
+            "tenths from 1.0 can be its noise; compare the middle halves above, or run again when it is idle"
+        )
     print(
         f"this process (the load generator) used {cpu:.1f} s of CPU in {timed:.1f} s of timed calls "
         f"({100 * cpu / max(timed, 1e-9):.0f}%); load average {load:.1f} on {os.cpu_count()} cores; "
