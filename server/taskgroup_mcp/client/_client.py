@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, TypedDict, TypeVar
 
 import httpx2
@@ -26,23 +24,20 @@ from taskgroup_mcp.wire import (
 )
 
 from . import _event_streams as event_streams
+from ._connection import Connection
 from ._engine import EngineOptions, SubmitEngine, SubmitJournal
 from ._features import betas_for, mcp_header_values
-from ._http import Redact, open_sse, send
+from ._http import send
 from ._limit import AdaptiveLimit
 from ._memory import SubmitMemory
 from ._pacing import Pacer
 from ._parse import parse_body
-from ._redact import Redactor
-from ._retry import Backoff, RetryBudget, RetryPolicy
-from ._stream import Opener
+from ._retry import Backoff, RetryBudget
 from ._submit import PreparedCall, RunBatch, SubmitResult
 from ._tail import RunTag
 
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
-
-USER_AGENT = "taskgroup-mcp/0.1"
 
 
 class _Options(TypedDict):
@@ -62,10 +57,11 @@ class _Options(TypedDict):
     audit: Literal["always", "on_doubt"]
 
 
-class ParallelClient:
+class ParallelClient(Connection):
     """An async client for Parallel's Task and Task Group API.
 
-    One instance holds one ``httpx2.AsyncClient`` (pooled, keep-alive). GETs and streams retry
+    One instance holds one ``httpx2.AsyncClient`` (pooled, keep-alive; how a request goes out is
+    :class:`Connection`, in ``_connection.py``). GETs and streams retry
     with jittered backoff within a per-client retry budget; run-creating POSTs never retry on
     their own: :meth:`submit` adds runs exactly once. Use as ``async with ParallelClient(...)``
     or call :meth:`aclose`.
@@ -110,25 +106,19 @@ class ParallelClient:
             raise ValueError("concurrency must be at least 1")
         if max_attempts_per_chunk < 1:
             raise ValueError("max_attempts_per_chunk must be at least 1")
-        self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
-        self.base_url = base_url.rstrip("/")
-        self.api_prefix: Literal["v1", "v1beta"] = api_prefix
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.max_retries = max_retries
+        super().__init__(
+            api_key, base_url, api_prefix, transport, timeout, connect_timeout, max_retries=max_retries,
+            backoff=backoff, retry_budget=retry_budget, http_client=http_client, seed=seed,
+        )  # fmt: skip
         self.chunk_size = chunk_size
         self.concurrency = concurrency
         self.settle_seconds = settle_seconds
         self.max_attempts_per_chunk = max_attempts_per_chunk
         self.audit: Literal["always", "on_doubt"] = audit
-        self.backoff = backoff or Backoff()
-        self.retry_budget = retry_budget or RetryBudget()
         self.pacer = Pacer(requests_per_minute, runs_per_minute)
         self.limit = AdaptiveLimit(concurrency)
         self.journal = journal
         self.memory = SubmitMemory()
-        self._rng = random.Random(seed)
-        self._redact = Redactor([self._key.get_secret_value()])
         self._options: _Options = {
             "base_url": self.base_url,
             "api_prefix": api_prefix,
@@ -144,13 +134,6 @@ class ParallelClient:
             "audit": audit,
         }
         """The options this client was made with: :meth:`with_api_key` makes another from them."""
-        self._owns_http = http_client is None
-        self._http = http_client or httpx2.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-            headers={"user-agent": USER_AGENT},
-        )
 
     @classmethod
     def from_settings(
@@ -184,10 +167,6 @@ class ParallelClient:
         other.memory = self.memory
         return other
 
-    def retry_policy(self) -> RetryPolicy:
-        """The client's retry policy as it stands (backoff, budget and retries may be replaced)."""
-        return RetryPolicy(self.backoff, self.retry_budget, self.max_retries, self._rng)
-
     def __repr__(self) -> str:
         return f"ParallelClient(base_url={self.base_url!r}, api_prefix={self.api_prefix!r})"
 
@@ -196,85 +175,6 @@ class ParallelClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool (when this client owns it)."""
-        if self._owns_http:
-            await self._http.aclose()
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _headers(self, betas: Sequence[str] = ()) -> dict[str, str]:
-        headers = {"x-api-key": self._key.get_secret_value()}
-        if betas:
-            headers["parallel-beta"] = ",".join(dict.fromkeys(betas))
-        return headers
-
-    def _group_path(self, group_id: str = "", *rest: str) -> str:
-        base = f"/{self.api_prefix}/tasks/groups"
-        parts = [base] + ([group_id] if group_id else []) + list(rest)
-        return "/".join(parts)
-
-    async def _post(
-        self,
-        path: str,
-        body: Any,
-        *,
-        betas: Sequence[str] = (),
-        params: Mapping[str, str] | None = None,
-        redact: Redact | None = None,
-    ) -> httpx2.Response:
-        return await send(
-            self._http,
-            "POST",
-            path,
-            headers=self._headers(betas),
-            json=body,
-            params=params,
-            redact=redact or self._redact,
-            time_limit=self.timeout,
-        )
-
-    async def _get(
-        self,
-        path: str,
-        model: type[M],
-        *,
-        params: Mapping[str, str] | None = None,
-        betas: Sequence[str] = (),
-        time_limit: float | None = None,
-        final_statuses: frozenset[int] = frozenset(),
-    ) -> M:
-        async def once() -> M:
-            response = await send(
-                self._http,
-                "GET",
-                path,
-                headers=self._headers(betas),
-                params=params,
-                redact=self._redact,
-                time_limit=time_limit or self.timeout,
-            )
-            return parse_body(model, response.content, method="GET", path=path, redact=self._redact)
-
-        return await self.retry_policy().call(f"GET {path}", once, final_statuses=final_statuses)
-
-    def _open(self, path: str, betas: Sequence[str] = ()) -> Opener:
-        """Connections to one SSE endpoint, for :class:`ResumableStream`."""
-
-        def open_connection(
-            query: Mapping[str, str],
-        ) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
-            return open_sse(
-                self._http,
-                path,
-                headers=self._headers(betas),
-                redact=self._redact,
-                params=query,
-                connect_timeout=self.timeout,
-            )
-
-        return open_connection
 
     # ------------------------------------------------------------------ groups
 
