@@ -2,8 +2,9 @@
 
 Names, titles, descriptions, input and output schemas and annotations are compared with a
 committed snapshot, so a change to what the model reads is always deliberate and reviewed (a
-rug-pull defence). The whole listing stays under a size budget: every byte of it is paid for in
-the context window of every conversation that loads the server.
+rug-pull defence). The whole listing stays under a size budget and token budgets measured with a
+real tokenizer (OpenAI's ``o200k_base``, from the ``bpe-openai`` package): every byte of it is paid
+for in the context window of every conversation that loads the server.
 
 When a change is intended, regenerate the snapshot and review its diff in the commit:
 
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,21 @@ HOW_TO_UPDATE = (
     "and commit tests/adversarial/tools_snapshot.json with the change (review its diff: it is what every "
     "model reads)."
 )
-SIZE_BUDGET_BYTES = 37_000
-"""Compact JSON of the whole tools/list. Measured 31,035 bytes on 2026-11-29 (input and output schemas of 9 tools); budget about 20% above."""
+with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its vocabularies with a deprecated API
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import bpe_openai
+
+    O200K = bpe_openai.get_encoding("o200k_base")
+
+SIZE_BUDGET_BYTES = 22_000
+"""Compact JSON of the whole tools/list. Measured 31,035 bytes on 2026-11-29 (9 tools), 35,877 with
+10 tools, 19,968 on 2026-12-01 after the lean definitions; budget about 10% above."""
+MODEL_VISIBLE_BUDGET = 2_500
+"""o200k tokens of what a model reads of the tools: name, description and input schema of each.
+Measured 3,931 before the lean definitions, 2,460 after (2026-12-01)."""
+LISTING_BUDGET = 5_000
+"""o200k tokens of the whole tools/list (titles, annotations, output schemas, _meta too), as a
+client without MCP Apps receives it. Measured 8,646 before the lean definitions, 4,936 after."""
 INJECTION = re.compile(
     r"ignore (all |any )?(previous|prior|above)|disregard|system prompt|<\s*(important|system|secret)|"
     r"do not (tell|show|mention)|without telling|secretly|exfiltrat|api[_ ]?key\s*[:=]",
@@ -80,6 +95,23 @@ async def test_the_whole_tool_listing_stays_under_its_size_budget(tmp_path: Path
         f"tools/list is {size:,} bytes, over its budget of {SIZE_BUDGET_BYTES:,}: shorten descriptions or "
         "flatten schemas (or raise the budget deliberately, with the reason in the commit)"
     )
+
+
+def o200k(value: Any) -> int:
+    return len(O200K.encode(json.dumps(value, separators=(",", ":"), ensure_ascii=False)))
+
+
+async def test_what_a_model_reads_of_the_tools_costs_at_most_2500_o200k_tokens(tmp_path: Path) -> None:
+    tools = await listed_tools(tmp_path)
+    visible = [{key: t[key] for key in ("name", "description", "inputSchema")} for t in tools]
+    each = {t["name"]: o200k(t) for t in visible}
+    assert o200k(visible) <= MODEL_VISIBLE_BUDGET, f"{o200k(visible):,} o200k tokens: {each}"
+
+
+async def test_the_whole_tool_listing_costs_at_most_5000_o200k_tokens(tmp_path: Path) -> None:
+    tools = await listed_tools(tmp_path)
+    each = {t["name"]: o200k(t) for t in tools}
+    assert o200k({"tools": tools}) <= LISTING_BUDGET, f"{o200k({'tools': tools}):,} o200k tokens: {each}"
 
 
 async def test_tool_descriptions_carry_no_hidden_characters_or_injection_phrases(tmp_path: Path) -> None:

@@ -24,18 +24,17 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
 from ._errors import maps_errors
+from ._schema import input_schema, output_schema
 
-READ_ONLY = ToolAnnotations(
-    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+# Hints the spec gives a meaning without them are left out (every byte of tools/list is read in
+# every conversation): a false read-only or idempotent hint (false is the default), and
+# destructiveHint of a read-only tool (meaningful only when readOnlyHint is false). Every tool
+# reaches Parallel's API (open-world); none removes anything (destructiveHint false).
+READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
 """Reads the API, changes nothing: safe to call any number of times."""
-ADDS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
-"""Creates something (a group, a file) each time it is called."""
-ADDS_ONCE = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-)
+ADDS = ToolAnnotations(destructive_hint=False, open_world_hint=True)
+"""Creates something (a group, a file) each time it is called; removes nothing."""
+ADDS_ONCE = ToolAnnotations(destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 """Adds runs, exactly once: a repeated identical call adds nothing."""
 
 ToolBody = Callable[..., Awaitable[Any]]
@@ -55,14 +54,19 @@ class ToolDefinition:
         return self.fn.__name__
 
     def build(self) -> Tool:
-        """A fresh SDK ``Tool`` (nothing shared between servers)."""
-        return Tool.from_function(
+        """A fresh SDK ``Tool`` (nothing shared between servers), its schemas lean (``_schema``)."""
+        built = Tool.from_function(
             self.fn,
             title=self.title,
             description=inspect.cleandoc(self.fn.__doc__ or ""),
             annotations=self.annotations,
             meta=copy.deepcopy(dict(self.meta)) if self.meta is not None else None,
         )
+        built.parameters = input_schema(built.parameters)
+        output = built.fn_metadata.output_schema
+        if output is not None:
+            built.fn_metadata.output_schema = output_schema(output)
+        return built
 
 
 def tool(

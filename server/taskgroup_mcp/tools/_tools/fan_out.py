@@ -22,6 +22,7 @@ from .._follow import follow_group
 from .._journaling import clean_label, fan_out_group
 from .._models import FanOutResult, ResultsPage, RunsAdded, WaitResult
 from .._params import (
+    AS_IN_ADD_RUNS,
     ConfirmCost,
     DryRun,
     Inputs,
@@ -53,19 +54,19 @@ def _fan_out_hash(args: AddRunsArgs) -> str:
 async def fan_out(
     ctx: Context[Any, Any],
     inputs: Inputs = None,
-    inputs_file: InputsFile = None,
+    inputs_file: Annotated[InputsFile, Field(description=AS_IN_ADD_RUNS)] = None,
     output: Output = None,
-    processor: Processor = None,
-    input_schema: InputSchema = None,
-    mcp_servers: McpServers = None,
-    source_policy: SourcePolicyArg = None,
-    metadata: MetadataArg = None,
-    label: Label = None,
+    processor: Annotated[Processor, Field(description=AS_IN_ADD_RUNS)] = None,
+    input_schema: Annotated[InputSchema, Field(description=AS_IN_ADD_RUNS)] = None,
+    mcp_servers: Annotated[McpServers, Field(description=AS_IN_ADD_RUNS)] = None,
+    source_policy: Annotated[SourcePolicyArg, Field(description=AS_IN_ADD_RUNS)] = None,
+    metadata: Annotated[MetadataArg, Field(description=AS_IN_ADD_RUNS)] = None,
+    label: Annotated[Label, Field(description="as in create_task_group")] = None,
     wait_seconds: Annotated[
         float | None,
         Field(
             ge=0,
-            description="how long to wait for results, in seconds (default 45, at most 50; 0: no wait)",
+            description="seconds to wait for results: default 45, at most 50; 0: no wait",
         ),
     ] = None,
     max_tokens: Annotated[
@@ -73,20 +74,18 @@ async def fan_out(
         Field(
             ge=MIN_MAX_TOKENS,
             le=MAX_MAX_TOKENS,
-            description="token budget of the whole answer (an upper bound in any client); the first "
-            "results page gets what the rest leaves",
+            description="budget of the whole answer in tokens; the first page gets what is left",
         ),
     ] = DEFAULT_MAX_TOKENS,
-    dry_run: DryRun = False,
-    confirm_cost_usd: ConfirmCost = None,
+    dry_run: Annotated[DryRun, Field(description=AS_IN_ADD_RUNS)] = False,
+    confirm_cost_usd: Annotated[ConfirmCost, Field(description=AS_IN_ADD_RUNS)] = None,
 ) -> Annotated[CallToolResult, FanOutResult]:
-    """One call for a small job: create a group, add one run per input, wait up to wait_seconds
-    with progress, and return the status plus the first page of results if done.
+    """A small job in one call: create a group, add a run per input, wait with progress, and return
+    the status and, when done, the first results page.
 
-    wait_seconds is 45 by default and never more than 50 (pass less if your client gives up sooner).
-    If it is not done in time, the answer holds the task_group_id: call wait_for_task_group with
-    it. A repeated identical call to this server reuses its group and adds nothing twice, but
-    never change the inputs and call fan_out again: continue with add_runs on that group."""
+    Waits up to wait_seconds: 45 s by default, never more than 50 (less if your client gives up
+    sooner). Not done by then: call wait_for_task_group with the task_group_id. Repeating the
+    call reuses its group; for other inputs use add_runs on it."""
     state = app_state(ctx)
     args = AddRunsArgs(
         inputs=inputs,

@@ -23,20 +23,17 @@ async def wait_for_task_group(
     task_group_id: GroupId,
     timeout_seconds: Annotated[
         float | None,
-        Field(gt=0, description="return after at most this many seconds (default 45, at most 50)"),
+        Field(gt=0, description="return within this many seconds: default 45, at most 50"),
     ] = None,
     until: Annotated[
         Literal["done", "change"],
-        Field(
-            description="done: until every run finished (default); change: until at least one more run finished"
-        ),
+        Field(description="done: every run finished; change: one more run finished"),
     ] = "done",
 ) -> Annotated[CallToolResult, WaitResult]:
-    """Wait for a group's runs to finish, with progress notifications, inside a bounded window.
+    """Wait for a group's runs, with progress, up to timeout_seconds: 45 s by default, never more
+    than 50 (less if your client gives up sooner).
 
-    Returns when the group is done or after timeout_seconds (45 s by default, never more than 50),
-    with what changed. If your client gives up on a tool call sooner, pass a shorter timeout_seconds.
-    If it is still running, call this again with the same id; do not create a new group (that pays twice)."""
+    Still running: call again with the same id; never create a new group (that pays twice)."""
     state = app_state(ctx)
     wanted = state.settings.wait_default_seconds if timeout_seconds is None else timeout_seconds
     timeout = min(wanted, state.settings.wait_max_seconds)

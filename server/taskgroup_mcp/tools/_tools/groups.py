@@ -24,10 +24,8 @@ async def create_task_group(
     label: Label = None,
     metadata: MetadataArg = None,
 ) -> Annotated[CallToolResult, GroupCreated]:
-    """Create an empty task group: a container for many research runs that share one status.
-
-    Use it for a large job, then add_runs. For a small job, fan_out does everything in one call.
-    Creating a group costs nothing; runs are billed when added."""
+    """Create an empty task group for a large job, then add_runs (a small job: fan_out). Free; runs
+    are billed when added."""
     state = app_state(ctx)
     client = client_for(ctx)
     name = clean_label(label)
@@ -48,33 +46,26 @@ async def create_task_group(
 async def get_task_group_status(
     ctx: Context[Any, Any], task_group_id: GroupId
 ) -> Annotated[CallToolResult, GroupStatus]:
-    """A group's status in brief: runs by status, active or not, percent done, elapsed, rough ETA.
-
-    Cheap and instant. To wait for progress use wait_for_task_group instead of polling this."""
+    """A group's status: runs by status, active, percent done, elapsed, rough ETA. To wait, use
+    wait_for_task_group, not polling."""
     state = app_state(ctx)
     group = await client_for(ctx).get_task_group(task_group_id)
     await journaled(ctx).seen(group)
     return answer(summarize(group, notice=state.notice))
 
 
-@tool(title="List your task groups", annotations=READ_ONLY)
+@tool(title="List task groups", annotations=READ_ONLY)
 async def list_task_groups(
     ctx: Context[Any, Any],
     label: Annotated[
-        str | None, Field(max_length=120, description="only groups whose label contains this text")
+        str | None, Field(max_length=120, description="only labels containing this text")
     ] = None,
-    active: Annotated[
-        bool | None, Field(description="true: only running groups; false: only finished")
-    ] = None,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
-    limit: Annotated[
-        int, Field(ge=1, le=MAX_GROUPS, description=f"at most this many groups (default {DEFAULT_GROUPS})")
-    ] = DEFAULT_GROUPS,
+    active: Annotated[bool | None, Field(description="true: running only; false: finished only")] = None,
+    cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_GROUPS, description="groups per page")] = DEFAULT_GROUPS,
 ) -> Annotated[CallToolResult, GroupsPage]:
-    """Your task groups, newest first: label, created, run counts, active or not, estimated cost.
-
-    Use it to find a group id from an earlier conversation (the API cannot list groups; this server
-    remembers the ones created or read through it). Continue with next_cursor."""
+    """Your task groups, newest first (label, run counts, estimated cost): find a group id from an
+    earlier conversation."""
     state = app_state(ctx)
     client = client_for(ctx) if state.client is not None else None
     page = await list_groups_page(

@@ -26,39 +26,27 @@ from .._read import (
 from ._call import page_budget
 
 
-@tool(title="Task group results (paged)", annotations=READ_ONLY)
+@tool(title="Task group results", annotations=READ_ONLY)
 async def get_task_group_results(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
-    cursor: Annotated[
-        str | None, Field(description="next_cursor from the previous page; absent: first page")
-    ] = None,
-    limit: Annotated[
-        int, Field(ge=1, le=MAX_LIMIT, description="at most this many runs (default 50)")
-    ] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="runs per page")] = DEFAULT_LIMIT,
     status: StatusFilter = None,
-    fields: Annotated[
-        list[str] | None, Field(description="only these top-level output fields (JSON outputs); default all")
-    ] = None,
+    fields: Annotated[list[str] | None, Field(description="only these top-level output fields")] = None,
     include_basis: BasisArg = "none",
-    include_input: Annotated[
-        bool, Field(description="include each run's full input (default: a short key)")
-    ] = False,
+    include_input: Annotated[bool, Field(description="each run's full input, not a short key")] = False,
     max_tokens: Annotated[
         int,
         Field(
             ge=MIN_MAX_TOKENS,
             le=MAX_MAX_TOKENS,
-            description="page budget in tokens (default 8000): an upper bound on what the whole result "
-            "costs in any client, for any text",
+            description="page budget in tokens (holds in any client)",
         ),
     ] = DEFAULT_MAX_TOKENS,
 ) -> Annotated[CallToolResult, ResultsPage]:
-    """One page of a group's results, keyed by input, sized to fit max_tokens.
-
-    Compact by default: project with fields, add citations with include_basis. Long values are
-    cut with a note rather than failing. Continue with next_cursor until it is null; for the
-    whole group in one file use export_task_group_results."""
+    """One page of a group's results, keyed by input, within max_tokens. Continue with next_cursor
+    until it is null; for a large group use export_task_group_results."""
     state = app_state(ctx)
     client = client_for(ctx)
     with long_call(ctx, "get_task_group_results"):
@@ -73,16 +61,14 @@ async def get_task_group_results(
 @tool(title="One task run", annotations=READ_ONLY)
 async def get_task_run(
     ctx: Context[Any, Any],
-    run_id: Annotated[
-        str, Field(pattern=ID_PATTERN, description="a run id (trun_...) from get_task_group_results")
-    ],
+    run_id: Annotated[str, Field(pattern=ID_PATTERN, description="trun_...")],
     include_basis: Annotated[
         Literal["none", "low_confidence", "all"],
-        Field(description="citations and reasoning: all (default), only low-confidence fields, or none"),
+        Field(description="citations and reasoning (low_confidence: those fields only)"),
     ] = "all",
-    include_tool_calls: Annotated[bool, Field(description="include the run's MCP tool calls")] = False,
+    include_tool_calls: Annotated[bool, Field(description="the run's MCP tool calls too")] = False,
 ) -> Annotated[CallToolResult, RunDetail]:
-    """One run in full: status, output, and (by default) the basis with citations."""
+    """One run in full: status, output and its basis (citations)."""
     state = app_state(ctx)
     detail = await run_detail(
         client_for(ctx), run_id, include_basis=include_basis, include_tool_calls=include_tool_calls,
@@ -91,19 +77,15 @@ async def get_task_run(
     return answer(detail, max_tokens=MAX_MAX_TOKENS)
 
 
-@tool(title="Export results to a file", annotations=ADDS)
+@tool(title="Export results", annotations=ADDS)
 async def export_task_group_results(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
-    format: Annotated[
-        Literal["jsonl", "csv"], Field(description="jsonl (one JSON object per run) or csv")
-    ] = "csv",
+    format: Annotated[Literal["jsonl", "csv"], Field(description="jsonl (an object per run) or csv")] = "csv",
     include_basis: BasisArg = "none",
 ) -> Annotated[CallToolResult, ExportResult]:
-    """Write every run of the group to a JSONL or CSV file on the server and link it.
-
-    Returns the path, a resource link (taskgroup://exports/...), the row count and the inputs
-    present more than once or missing. Use it instead of paging large groups."""
+    """Write the whole group to a JSONL or CSV file on the server, linked as taskgroup://exports/...,
+    with the inputs present twice or missing."""
     state = app_state(ctx)
     client = client_for(ctx)
     with long_call(ctx, "export_task_group_results"):

@@ -56,7 +56,7 @@ def _inputs_file_allowed(state: AppState, ctx: Context[Any, Any]) -> bool:
     return ctx.headers is None  # stdio (and in-process): allowed; HTTP: off unless configured
 
 
-@tool(title="Add runs (exactly once)", annotations=ADDS_ONCE)
+@tool(title="Add runs", annotations=ADDS_ONCE)
 async def add_runs(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
@@ -73,13 +73,10 @@ async def add_runs(
     dry_run: DryRun = False,
     confirm_cost_usd: ConfirmCost = None,
 ) -> Annotated[CallToolResult, RunsAdded]:
-    """Add research runs to a task group, exactly once (billed per run; see dry_run).
+    """Add research runs to a task group, exactly once; billed per run.
 
-    Each input becomes one run of the chosen processor producing `output`. Safe to repeat: a
-    repeated call (same inputs, same call_key) adds nothing twice and reports them as already
-    present. A batch above the server's spend limit is refused with the estimate; confirm with
-    confirm_cost_usd. Answers added / already present / failed (with the field), the group's
-    status, and the next step (usually wait_for_task_group)."""
+    Repeating the call (same call_key) adds nothing twice. Above the server's spend limit it is
+    refused with the estimate; confirm with confirm_cost_usd."""
     state = app_state(ctx)
     args = AddRunsArgs(
         inputs=inputs,
@@ -146,22 +143,18 @@ async def retry_failed_runs(
     ctx: Context[Any, Any],
     task_group_id: GroupId,
     processor: Annotated[
-        str | None, Field(description="run the retries on this processor (default: the same)")
+        str | None, Field(description="processor of the retries (default: the same)")
     ] = None,
     mcp_servers: Annotated[
         list[dict[str, Any] | str] | None,
         Field(
-            description="MCP servers for the retried runs (the API does not return header values, so pass "
-            "them again if the servers need headers); default: the failed runs' servers"
+            description="MCP servers of the retries (default: the failed runs'; pass again those needing headers)"
         ),
     ] = None,
     confirm_cost_usd: ConfirmCost = None,
 ) -> Annotated[CallToolResult, RetryResult]:
-    """Add the inputs of every failed run to the same group again (runs cannot be cancelled or
-    restarted; this is the lever left). Safe to repeat: it adds nothing twice.
-
-    Retries are billed runs: above the server's spend limit the call is refused with the estimate;
-    confirm with confirm_cost_usd."""
+    """Add the inputs of every failed run to the group again (runs cannot be cancelled or
+    restarted); adds nothing twice. Billed: above the spend limit it needs confirm_cost_usd."""
     state = app_state(ctx)
     result = await retry_failed(
         client_for(ctx), task_group_id, processor=processor, mcp_servers=mcp_servers,
