@@ -64,8 +64,8 @@ async def list_task_groups(
     cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Field(ge=1, le=MAX_GROUPS, description="groups per page")] = DEFAULT_GROUPS,
 ) -> Annotated[CallToolResult, GroupsPage]:
-    """Your task groups, newest first (label, run counts, estimated cost): find a group id from an
-    earlier conversation."""
+    """The task groups created or read through this server, newest first (label, run counts,
+    estimated cost): find a group id from an earlier conversation."""
     state = app_state(ctx)
     client = client_for(ctx) if state.client is not None else None
     page = await list_groups_page(
