@@ -16,12 +16,16 @@ MAX_FRESH_GROUPS = 10_000
 """Groups remembered as created here and not yet submitted to (a submit to one skips its scan)."""
 MAX_ANSWERED_GROUPS = 1_000
 """Groups whose answered run ids are remembered."""
+MAX_ANSWERED_RUNS = 200_000
+"""Answered run ids remembered in all (some 40 MB): a repeat matters only within the read lag, so
+the latest calls' runs are what counts; a single larger call is still remembered whole."""
 
 
 class SubmitMemory:
     def __init__(self) -> None:
         self._fresh: set[str] = set()
         self._answered: dict[str, dict[str, str]] = {}
+        self._runs = 0
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
 
     def created(self, group_id: str) -> None:
@@ -46,9 +50,14 @@ class SubmitMemory:
     def remember(self, group_id: str, runs: Mapping[str, str]) -> None:
         if not runs:
             return
-        if group_id not in self._answered and len(self._answered) >= MAX_ANSWERED_GROUPS:
+        full = group_id not in self._answered and len(self._answered) >= MAX_ANSWERED_GROUPS
+        if full or self._runs + len(runs) > MAX_ANSWERED_RUNS:
             self._answered.clear()
-        self._answered.setdefault(group_id, {}).update(runs)
+            self._runs = 0
+        table = self._answered.setdefault(group_id, {})
+        before = len(table)
+        table.update(runs)
+        self._runs += len(table) - before
 
     @asynccontextmanager
     async def call(self, group_id: str, call_key: str) -> AsyncGenerator[None]:
