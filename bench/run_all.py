@@ -11,7 +11,7 @@ machine for each other), with ``--json PATH`` when its ``--help`` offers it. A s
                   "baseline": 1.0, "ratio": 1.0, "aim": "<= 1.5"}]}
 
 ``baseline``, ``ratio`` and ``aim`` may be null; ``met`` (true/false) says whether the aim was met
-(when a script leaves it out, it is worked out from ``aim`` and the ratio, or the figure itself). The table in BENCHMARKS.md lists every figure with
+(when a script leaves it out, ``aim`` bounds the ratio, or the figure itself when there is no ratio). The table in BENCHMARKS.md lists every figure with
 its comparison, and the machine it ran on (cores, CPU model, Python, date, commit, load). A script
 without ``--json`` still runs; its printed output is kept in the report. ``--quick`` passes each
 script small arguments (a smoke run of the harness, not figures to publish).
