@@ -62,24 +62,42 @@ async def test_a_wait_on_slow_runs_returns_within_its_window_with_progress_heart
         assert progress[0][2] == "0/2 runs done; group running"
 
 
-async def test_the_wait_window_is_capped_by_the_settings(sandbox: Any) -> None:
+async def test_the_wait_window_is_capped_by_the_settings(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = HandClock()  # the window on a clock the test moves: what it measures is the window's
+    monkeypatch.setattr(_follow, "clock", clock)
     async with sandbox(speed=1.0, wait_max_seconds=0.5) as (client, _, _):
         gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
         await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow"]})
-        with anyio.fail_after(5):
-            result = await client.call_tool(
+
+        async def wait() -> Any:
+            return await client.call_tool(
                 "wait_for_task_group", {"task_group_id": gid, "timeout_seconds": 45}
             )
+
+        with anyio.fail_after(30):
+            result = await run_on(clock, wait)
         assert result.structured_content["waited_s"] < 1.0
+        assert result.structured_content["waited_s"] == 0.45  # 0.5 s, less a tenth kept for the last read
 
 
-async def test_the_default_wait_comes_from_the_settings(sandbox: Any) -> None:
+async def test_the_default_wait_comes_from_the_settings(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = HandClock()
+    monkeypatch.setattr(_follow, "clock", clock)
     async with sandbox(speed=1.0, wait_default_seconds=0.5) as (client, _, _):
         gid = (await client.call_tool("create_task_group", {})).structured_content["task_group_id"]
         await client.call_tool("add_runs", {"task_group_id": gid, "inputs": ["slow"]})
-        with anyio.fail_after(5):
-            result = await client.call_tool("wait_for_task_group", {"task_group_id": gid})
+
+        async def wait() -> Any:
+            return await client.call_tool("wait_for_task_group", {"task_group_id": gid})
+
+        with anyio.fail_after(30):
+            result = await run_on(clock, wait)
         assert result.structured_content["timed_out"] is True and result.structured_content["waited_s"] < 1.0
+        assert result.structured_content["waited_s"] == 0.45
 
 
 async def test_inputs_come_from_a_local_jsonl_or_csv_file(sandbox: Any, tmp_path: Path) -> None:
