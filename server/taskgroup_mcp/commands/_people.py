@@ -19,7 +19,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from taskgroup_mcp.client import NotFoundError, ParallelClient, ParallelError
 from taskgroup_mcp.config import Settings
 from taskgroup_mcp.journal import Journal, JournalError, Scope, open_journal
-from taskgroup_mcp.tools import NO_KEY_MESSAGE, ArgumentProblem, install_log_redaction, to_tool_error
+from taskgroup_mcp.tools import (
+    NO_KEY_MESSAGE,
+    ArgumentProblem,
+    innermost_exception,
+    install_log_redaction,
+    to_tool_error,
+)
 
 from ._http_logs import configure_logging
 from ._wiring import open_backend
@@ -79,7 +85,7 @@ def run_command(
     except KeyboardInterrupt:
         raise
     except BaseException as raised:
-        exc = unwrap(raised)
+        exc = innermost_exception(raised)
         if isinstance(exc, CommandFailed):
             message, code = exc.message, exc.code
         elif isinstance(exc, NotFoundError):
@@ -96,13 +102,6 @@ def run_command(
             raise
         sys.stderr.write(f"taskgroup-mcp: {message}\n")
         return code
-
-
-def unwrap(exc: BaseException) -> BaseException:
-    """The single exception inside nested exception groups (task groups wrap what they raise)."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
-        exc = exc.exceptions[0]  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    return exc  # pyright: ignore[reportUnknownVariableType]
 
 
 def json_out(value: Any) -> None:

@@ -11,12 +11,13 @@ import json
 import sys
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.types import CallToolResult, TextContent
 
+from taskgroup_mcp.tools import innermost_exception
 from taskgroup_mcp.wire import is_object
 
 __all__ = ["ToolFailed", "connect", "describe_failure", "log_tail", "server_parameters", "structured"]
@@ -62,23 +63,12 @@ def structured(tool: str, result: CallToolResult) -> dict[str, Any]:
     return value
 
 
-def _innermost(exc: BaseException) -> BaseException:
-    """The exception inside (nested) one-member exception groups, as task groups raise them."""
-    current = exc
-    while isinstance(current, BaseExceptionGroup):
-        members = cast("tuple[BaseException, ...]", current.exceptions)  # pyright: ignore[reportUnknownMemberType]
-        if len(members) != 1:
-            break
-        current = members[0]
-    return cast(BaseException, current)
-
-
 def describe_failure(exc: BaseException) -> str:
     """``Type: message`` of the innermost exception, clipped.
 
     Only for client-side failures (a dead server process, a broken pipe): their text comes from
     the SDK and the OS, not from anything that holds a secret."""
-    inner = _innermost(exc)
+    inner = innermost_exception(exc)
     text = " ".join(str(inner).split())
     return f"{type(inner).__name__}: {text[:200]}" if text else type(inner).__name__
 

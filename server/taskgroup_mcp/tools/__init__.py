@@ -5,7 +5,7 @@ redaction, error mapping) that are tested without MCP.
 
 from ._app import NO_KEY_MESSAGE, ClientFactory
 from ._arguments import ArgumentProblem
-from ._errors import to_tool_error
+from ._errors import innermost_exception, to_tool_error
 from ._export import export_group
 from ._groups import list_groups_page
 from ._journaling import Journaled
@@ -21,6 +21,7 @@ __all__ = [
     "Journaled",
     "build_server",
     "export_group",
+    "innermost_exception",
     "install_log_redaction",
     "list_groups_page",
     "summarize",

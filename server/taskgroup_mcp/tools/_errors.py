@@ -58,7 +58,7 @@ def _subject(group_id: str | None, run_id: str | None) -> str:
     return "Not found. Check the id; call create_task_group to start a new group."
 
 
-def _unwrap(exc: BaseException) -> BaseException:
+def innermost_exception(exc: BaseException) -> BaseException:
     """The one exception inside (nested) single-member exception groups, as task groups raise."""
     current: BaseException = exc
     while isinstance(current, BaseExceptionGroup):
@@ -71,7 +71,7 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def to_tool_error(exc: BaseException, *, group_id: str | None = None, run_id: str | None = None) -> ToolError:
     """The ``ToolError`` for ``exc``; the message is safe to show a model (already redacted)."""
-    exc = _unwrap(exc)
+    exc = innermost_exception(exc)
     if isinstance(exc, ToolError):
         return ToolError(SECRETS.redact_pieces(SECRETS.redact_text(str(exc))))
     if isinstance(exc, ArgumentProblem | SpendRefused | SameCallRunning):

@@ -117,7 +117,7 @@ async def read_group_rows(
     def shape(event: Any) -> dict[str, Any]:
         return shape_run(event, include_input=True, reserved_key=RESERVED_METADATA_KEY)
 
-    stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)  # pyright: ignore[reportArgumentType]
+    stream = client.iter_results(task_group_id, cursor=position, include_input=True, include_output=True)
     with long_call(ctx, "read_group_rows"):
         async with closing(stream) as events:
             page = await read_page(events, shape=shape, limit=limit, budget_tokens=ROWS_BUDGET_CHARS)

@@ -80,7 +80,7 @@ async def results_page(
 
     stream = client.iter_results(
         group_id, cursor=position, status=status, include_input=True, include_output=True
-    )  # pyright: ignore[reportArgumentType]
+    )
     async with closing(stream) as events:
         page = await read_page(events, shape=shape, limit=limit, budget_tokens=budget)
     notes: list[str] = []
