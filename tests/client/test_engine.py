@@ -295,3 +295,59 @@ async def test_inputs_are_tagged_and_encoded_only_a_few_chunks_ahead_of_the_requ
     assert held_back <= (AHEAD_PER_SLOT * 2 + 1) * 10, held_back
     assert results[0].ok and prepared[0] == 1_000
     assert sum(counts.values()) == 1_000 and max(counts.values()) == 1
+
+
+def _is_group_read(entry: Mapping[str, Any], group_id: str) -> bool:
+    return entry["method"] == "GET" and str(entry["path"]).endswith(f"/tasks/groups/{group_id}")
+
+
+async def test_a_clean_submit_takes_the_group_status_from_the_last_answer_without_reading_the_group() -> None:
+    taps: list[Wiretap] = []
+
+    def tap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        taps.append(Wiretap(inner))
+        return taps[0]
+
+    async with sandbox_client(chunk_size=100, concurrency=4, transport=tap) as (_, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            result = await client.submit(group.taskgroup_id, inputs(1_000))
+    assert result.ok and result.group_status is not None
+    assert result.group_status.num_task_runs == 1_000
+    assert not [e for e in taps[0].log if _is_group_read(e, group.taskgroup_id)]
+    posts = [r for r in taps[0].requests if r.method == "POST" and r.url.path.endswith("/runs")]
+    assert len(posts) == 10 and not [r for r in posts if "refresh_status" in r.url.params]  # fresh statuses
+
+
+class _StaleStatus(httpx2.AsyncBaseTransport):
+    """Every add-runs answer's status counts one run fewer than the group holds (as a status
+    computed before a concurrent commit would)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.log: list[dict[str, Any]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.log.append({"method": request.method, "path": request.url.path})
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/runs") and response.status_code == 200:
+            body = json.loads(await response.aread())
+            body["status"]["num_task_runs"] -= 1
+            return httpx2.Response(200, json=body)
+        return response
+
+
+async def test_an_answer_whose_status_misses_a_run_is_not_trusted_and_the_group_is_read() -> None:
+    stale: list[_StaleStatus] = []
+
+    def wrap(inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        stale.append(_StaleStatus(inner))
+        return stale[0]
+
+    async with sandbox_client(chunk_size=10, concurrency=2, transport=wrap) as (_, client):
+        group = await client.create_task_group()
+        with anyio.fail_after(30):
+            result = await client.submit(group.taskgroup_id, inputs(20))
+    assert result.ok and result.group_status is not None
+    assert result.group_status.num_task_runs == 20
+    assert [e for e in stale[0].log if _is_group_read(e, group.taskgroup_id)]

@@ -110,6 +110,8 @@ class _Chunk:
     attempts: int = 0
     sent_at: float = 0.0
     """When its last request went out."""
+    fresh_status: bool = False
+    """Ask for a fresh status in the answer (on a group this client created: see ``_status_known``)."""
     error: ParallelError | None = field(default=None, repr=False)
 
 
@@ -156,6 +158,8 @@ class SubmitEngine:
         """An ambiguous attempt was resent without evidence either way (then the audit reads it all)."""
         self.last_answer = float("-inf")
         self._settled = 0
+        self._latest_status: TaskGroupStatus | None = None
+        """The fresh status that counted the most runs among the answers (see :meth:`_status_known`)."""
 
     # ------------------------------------------------------------------ the call
 
@@ -173,7 +177,9 @@ class SubmitEngine:
                         chunks.start_soon(self._deliver_releasing, chunk, ahead)
                         await ahead.acquire()  # also lets it go out while the next is tagged
                 async with anyio.create_task_group() as ending:
-                    ending.start_soon(self._fetch_status, status)
+                    status[0] = self._status_known()
+                    if status[0] is None:
+                        ending.start_soon(self._fetch_status, status)
                     audited = await self._audit()
                 tg.cancel_scope.cancel()
             self._memory.remember(self.group_id, self.answered)
@@ -191,7 +197,7 @@ class SubmitEngine:
         if fresh:
             while not call.complete:
                 items = call.tag_next(size)
-                yield _Chunk(items, list(items))
+                yield _Chunk(items, list(items), fresh_status=True)
             return
         call.tag_all()
         read = await self.tail.read()
@@ -244,7 +250,7 @@ class SubmitEngine:
             started = chunk.sent_at = anyio.current_time()
             self.tail.sending()
             try:
-                answer = await self._sender.send_runs(self.group_id, batch)
+                answer = await self._sender.send_runs(self.group_id, batch, refresh_status=chunk.fresh_status)
             except ParallelError as exc:
                 if classify(exc) is Outcome.THROTTLED:
                     self._limit.throttled()
@@ -259,6 +265,9 @@ class SubmitEngine:
         chunk.items = None
         self._retry.budget.refund()
         self.last_answer = anyio.current_time()
+        latest = self._latest_status
+        if chunk.fresh_status and (latest is None or answer.status.num_task_runs > latest.num_task_runs):
+            self._latest_status = answer.status
         if len(answer.run_ids) == len(chunk.cids):
             runs = dict(zip(chunk.cids, answer.run_ids, strict=True))
             self.answered.update(runs)
@@ -353,6 +362,16 @@ class SubmitEngine:
         if self.unproven:
             ok = (await self.tail.read(from_start=True)).error is None and ok
         return ok
+
+    def _status_known(self) -> TaskGroupStatus | None:
+        """The group's status as an answer gave it, when it counts every run: on a group this
+        client created, every answer clean (no doubt), as many runs as answered (the answer to the
+        request committed last counts them all). Then no read of the group is needed for it (one
+        round trip fewer); else None."""
+        status = self._latest_status
+        if status is None or self.doubt or self.failed or status.num_task_runs != len(self.answered):
+            return None
+        return status
 
     async def _fetch_status(self, into: list[TaskGroupStatus | None]) -> None:
         with contextlib.suppress(ParallelError):
