@@ -141,12 +141,17 @@ def http_server(url: str, token: str) -> MCPServerStreamableHttp:
 
 
 def open_object_paths(schema: Any, path: str = "") -> list[str]:
-    """Where a JSON schema has objects that accept undeclared properties (what strict mode refuses)."""
+    """Where a JSON schema has objects that accept undeclared properties (what strict mode refuses):
+    an object type with no declared property whose ``additionalProperties`` is not false."""
     found: list[str] = []
     if isinstance(schema, dict):
-        props = schema.get("properties")
-        extra = schema.get("additionalProperties", None if props else True)
-        if schema.get("type") == "object" and extra not in (False, None):
+        kinds = schema.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if (
+            "object" in kinds
+            and not schema.get("properties")
+            and schema.get("additionalProperties") is not False
+        ):
             found.append(path or "(root)")
         for key, value in schema.items():
             if key in ("properties", "$defs") and isinstance(value, dict):

@@ -42,13 +42,15 @@ with warnings.catch_warnings():  # bpe-openai 0.1.4 reads its vocabularies with 
 
 SIZE_BUDGET_BYTES = 22_000
 """Compact JSON of the whole tools/list. Measured 31,035 bytes on 2026-11-29 (9 tools), 35,877 with
-10 tools, 20,003 on 2026-12-01 after the lean definitions; budget about 10% above."""
+10 tools, 20,003 on 2026-12-01 after the lean definitions (19,201 with open objects published as
+such); budget about 10% above."""
 MODEL_VISIBLE_BUDGET = 2_500
 """o200k tokens of what a model reads of the tools: name, description and input schema of each.
-Measured 3,931 before the lean definitions, 2,465 after (2026-12-01)."""
+Measured 3,931 before the lean definitions, 2,465 after, 2,287 with open objects undisguised
+(2026-12-01)."""
 LISTING_BUDGET = 5_000
 """o200k tokens of the whole tools/list (titles, annotations, output schemas, _meta too), as a
-client without MCP Apps receives it. Measured 8,646 before the lean definitions, 4,941 after."""
+client without MCP Apps receives it. Measured 8,646 before the lean definitions, 4,941 after, 4,764 with open objects undisguised."""
 INJECTION = re.compile(
     r"ignore (all |any )?(previous|prior|above)|disregard|system prompt|<\s*(important|system|secret)|"
     r"do not (tell|show|mention)|without telling|secretly|exfiltrat|api[_ ]?key\s*[:=]",

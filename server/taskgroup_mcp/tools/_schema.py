@@ -1,18 +1,16 @@
 """The JSON schemas ``tools/list`` publishes, lean: every byte is read in every conversation.
 
-pydantic's schemas are rewritten into forms that accept exactly the same values, only shorter,
-and that strict tool-calling modes (OpenAI's, as openai-agents converts MCP tools) take as they
-are:
+pydantic's schemas are rewritten into forms that accept exactly the same values, only shorter:
 
 - no ``title`` (pydantic derives one from each name), no ``"default": null``;
 - ``anyOf: [X, {"type": "null"}]`` becomes X with ``"null"`` added to its ``type`` (and to its
   ``enum``); an ``anyOf`` of bare types becomes one ``type`` list;
-- in input schemas, a map (``dict[str, V]``: an object with ``additionalProperties: V`` and no
-  declared property) becomes ``patternProperties: {"^": V}`` with ``additionalProperties: false``:
-  the pattern matches every key, so the same objects are valid, and strict modes, which refuse an
-  object open to undeclared properties, accept it. (Not the empty pattern: some validators, the
-  Python ``jsonschema`` among them, take an empty pattern for no pattern.) (Output schemas keep the shorter
-  form: no client converts them.)
+- a map (``dict[str, V]``) keeps ``additionalProperties: V``, and ``additionalProperties: true``
+  is dropped (the default). An object with arbitrary keys (a run's input fields, an output JSON
+  schema, metadata) has no form in OpenAI's strict mode: strict objects declare every key, and
+  its strict subset documents ``patternProperties`` as unsupported. openai-agents' converter
+  refuses such a schema and offers the tool non-strict, which works; a schema disguised to pass
+  the converter would be refused by the API, or leave the model only ``{}`` to send;
 - a type list drops ``integer`` beside ``number`` (every integer is a number) when nothing else
   constrains it;
 - output schemas keep only what validates: no ``description`` and no ``default`` (clients
@@ -26,8 +24,6 @@ from typing import Any
 
 from taskgroup_mcp.wire import is_array, is_object, member
 
-ANY_KEY = "^"
-"""A pattern every property name matches (JSON Schema patterns are searched, not anchored)."""
 _MAPS = ("properties", "patternProperties", "$defs")
 """Keywords whose value maps names to schemas (the names are not keywords)."""
 _SCHEMAS = ("items", "additionalProperties", "not", "contains", "propertyNames")
@@ -60,8 +56,6 @@ def _lean(schema: dict[str, Any], *, inputs: bool) -> dict[str, Any]:
         else:
             out[key] = value
     merged = _merged_any_of(out)
-    if inputs:
-        return _as_map(merged)
     if merged.get("additionalProperties") is True:
         del merged["additionalProperties"]  # the default: an object without it takes any property
     return merged
@@ -69,11 +63,6 @@ def _lean(schema: dict[str, Any], *, inputs: bool) -> dict[str, Any]:
 
 def _sub(value: Any, inputs: bool) -> Any:
     return _lean(value, inputs=inputs) if is_object(value) else value
-
-
-def _types(schema: dict[str, Any]) -> list[Any]:
-    kind = schema.get("type")
-    return list(kind) if is_array(kind) else [kind]
 
 
 _ONLY_FOR = {
@@ -97,8 +86,8 @@ _ONLY_FOR["integer"] = _ONLY_FOR["number"]
 def _merged_any_of(schema: dict[str, Any]) -> dict[str, Any]:
     """An ``anyOf`` of schemas of distinct single types, at most one of them with keywords (which
     then constrain its type only), as one schema with a ``type`` list: ``[{"type": "string"},
-    {"type": "object", "patternProperties": ...}, {"type": "null"}]`` accepts what ``{"type":
-    ["string", "object", "null"], "patternProperties": ...}`` accepts. An ``enum`` may join only
+    {"type": "object", "additionalProperties": ...}, {"type": "null"}]`` accepts what ``{"type":
+    ["string", "object", "null"], "additionalProperties": ...}`` accepts. An ``enum`` may join only
     null (which joins the enum)."""
     options = schema.get("anyOf")
     if not is_array(options) or "type" in schema:
@@ -139,14 +128,3 @@ def _merged_any_of(schema: dict[str, Any]) -> dict[str, Any]:
     if enum is not None:
         merged["enum"] = enum
     return merged
-
-
-def _as_map(schema: dict[str, Any]) -> dict[str, Any]:
-    """A map (``additionalProperties`` and no declared property) as ``patternProperties``."""
-    extra = schema.get("additionalProperties")
-    if "object" not in _types(schema) or extra is None or extra is False or "properties" in schema:
-        return schema
-    if "patternProperties" in schema:
-        return schema
-    values: dict[str, Any] = {} if extra is True else extra
-    return {**schema, "patternProperties": {ANY_KEY: values}, "additionalProperties": False}
