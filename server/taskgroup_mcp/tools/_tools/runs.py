@@ -14,7 +14,7 @@ from pydantic import Field
 
 from taskgroup_mcp.client import InputValidationError, UnprocessableEntityError
 
-from .._add_runs import AddRunsArgs, Batch, check_batch, dry_run_answer, retry_failed, submit_batch
+from .._add_runs import AddRunsArgs, Batch, check_batch, dry_run_answer, submit_batch
 from .._answer import answer
 from .._app import AppState, app_state, caller_tenant, client_for, journaled
 from .._arguments import ArgumentProblem
@@ -36,6 +36,7 @@ from .._params import (
     Runs,
     SourcePolicyArg,
 )
+from .._retry_failed import retry_failed
 from .._spend import Reservation, call_identity, guard, refusal
 from ._call import reporter
 
