@@ -69,9 +69,9 @@ async def test_readyz_reports_the_journal_ok_read_only_unavailable_or_off_naming
     from taskgroup_mcp.journal import _sqlite as sqlite_impl
     from taskgroup_mcp.journal import open_journal
 
-    with __import__("socket").socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once closed
+    dead = __import__("socket").socket()
+    dead.bind(("127.0.0.1", 0))  # bound, never listening, for the whole test: refused, and no one takes it
+    port = dead.getsockname()[1]
     dead_url = f"postgresql://taskgroup:pw-s3cret-value@127.0.0.1:{port}/journal"
     base = {"auth_tokens": [SecretStr(TOKEN)], "port": 0, "export_dir": tmp_path / "exports"}
     state = tmp_path / "state"
@@ -90,9 +90,10 @@ async def test_readyz_reports_the_journal_ok_read_only_unavailable_or_off_naming
             if journal is not None:
                 await journal.close()
 
-    ok = await readyz(Settings(**base, state_dir=state))
-    off = await readyz(Settings(**base, state=False))
-    unavailable = await readyz(Settings(**base, database_url=SecretStr(dead_url)))
+    with dead:
+        ok = await readyz(Settings(**base, state_dir=state))
+        off = await readyz(Settings(**base, state=False))
+        unavailable = await readyz(Settings(**base, database_url=SecretStr(dead_url)))
     # Root ignores permission bits, so "not writable" is what os.access reports (the file is then
     # opened read-only and SQLite refuses every write).
     monkeypatch.setattr(sqlite_impl.os, "access", lambda path, mode: mode != os.W_OK)  # pyright: ignore[reportUnknownLambdaType]
