@@ -172,7 +172,7 @@ def summarize(tracer: Tracer) -> tuple[dict[str, int], list[str]]:
 
 async def _call_add_runs(tracer: Tracer, tmp: Path) -> None:
     """One warm-up call, then the traced one: add_runs with 3 inputs on a fresh group."""
-    settings = Settings.from_env({}, sandbox=True, export_dir=tmp / "exports")
+    settings = Settings.from_env({}, sandbox=True, export_dir=tmp / "exports", state_dir=tmp / "state")
     config = SandboxConfig(speed=2_000.0, seed=7)
     async with open_backend(settings, sandbox_config=config) as backend:
         server = build_server(backend.settings, backend.client_factory)
