@@ -288,7 +288,7 @@ async def test_inputs_are_tagged_and_encoded_only_a_few_chunks_ahead_of_the_requ
 
                 tg.start_soon(submit)
                 await gates[0].two_held.wait()
-                await anyio.sleep(0.2)  # time for any further chunk to be prepared
+                await anyio.wait_all_tasks_blocked()  # every chunk that can be prepared now is
                 held_back = prepared[0]
                 gates[0].release.set()
         counts = cid_counts(sb, group.taskgroup_id)
