@@ -98,7 +98,7 @@ class Settings(BaseModel):
     """add_runs refuses an estimate above this unless the call confirms it; also a batch that would
     take a group's spend, or the spend within the window, above it."""
     spend_window_seconds: float = Field(3600.0, gt=0)
-    """The rolling window of the per-process cumulative spend guard."""
+    """The rolling window of the cumulative spend guard (every process sharing the journal)."""
     default_processor: str = "lite"
     wait_default_seconds: float = Field(45.0, gt=0)
     wait_max_seconds: float = Field(50.0, gt=0)

@@ -176,3 +176,31 @@ async def test_a_server_killed_inside_the_read_lag_and_started_again_adds_nothin
         runs = await _runs_by_cid(api, gid)
     assert again["failed_total"] == 0, again
     assert sorted(runs.values()) == [1, 1, 1, 1], "each input once, though the first server died mid-call"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_the_spend_limit_counts_what_another_server_process_spent_within_the_window(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    # 6 runs on "core" cost $0.15 each time: one batch fits a $0.25 limit, two do not.
+    limits = {"TASKGROUP_MCP_SPEND_LIMIT_USD": "0.25", "TASKGROUP_MCP_DEFAULT_PROCESSOR": "core"}
+    with sandbox_process("--speed", "2000", "--seed", "9") as api:
+        env = _journal_env(kind, request, api, **limits)
+        one, two = await _new_group(api), await _new_group(api)
+        with anyio.fail_after(60):
+            async with server_process(env) as first:
+                spent = data(
+                    await first.call_tool("add_runs", {"task_group_id": one, "inputs": list("abcdef")})
+                )
+            async with server_process(env) as second:  # one-shot clients: a new process per call
+                dry = data(
+                    await second.call_tool(
+                        "add_runs", {"task_group_id": two, "inputs": list("ghijkl"), "dry_run": True}
+                    )
+                )
+                refused = await second.call_tool("add_runs", {"task_group_id": two, "inputs": list("ghijkl")})
+    assert spent["added"] == 6, spent
+    assert "confirm_cost_usd" in str(dry.get("next_step")), dry
+    assert refused.is_error, "the second process knew nothing of the first one's spend"
+    text = refused.content[0].text  # type: ignore[union-attr]
+    assert "already spent $0.15" in text and "confirm_cost_usd=0.15" in text, text

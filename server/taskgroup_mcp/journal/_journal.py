@@ -53,6 +53,8 @@ SENT_KEPT_SECONDS = 7 * 24 * 3600.0
 """Client ids older than this are pruned at start (the API's read lag is seconds)."""
 FAN_OUT_REUSE_SECONDS = 24 * 3600.0
 """An identical fan_out call reuses its group for this long."""
+SPEND_KEPT_SECONDS = 30 * 24 * 3600.0
+"""Spend records older than this are pruned at start (a group's total counts them until then)."""
 
 
 def tenant_of(api_key: str) -> str:
@@ -440,7 +442,7 @@ class Journal:
         """Drop everything recorded about groups on ``api`` (the sandbox, when it is reset)."""
 
         def write(tx: Tx) -> None:
-            for table in ("tg_groups", "tg_submissions", "tg_sends", "tg_fan_outs"):
+            for table in ("tg_groups", "tg_submissions", "tg_sends", "tg_fan_outs", "tg_spend"):
                 tx.execute(f"DELETE FROM {table} WHERE api = ?", (api,))
 
         return await self.write("reset", write)
@@ -666,6 +668,70 @@ class Journal:
                 with anyio.CancelScope(shield=True):
                     await self._release(name, owner)
 
+    # -- spend: the guard's ledger across processes and replicas ------------------------------
+
+    async def reserve_spend(
+        self,
+        scope: Scope,
+        group_id: str | None,
+        call: str,
+        usd: float,
+        window_seconds: float,
+        decide: Callable[[float, float], None],
+    ) -> str | None:
+        """Check and reserve a batch's spend in one transaction, under a lock on the account
+        (``scope``): ``decide(group_usd, window_usd)`` hears what every process sharing the journal
+        already spent on the group (not counting earlier runs of the same ``call`` there) and within
+        the window, and raises to refuse (nothing is written; its exception propagates). Returns
+        the reservation's id, or None when the journal cannot do it (the caller's own ledger then
+        decides)."""
+        group = group_id or ""
+        reservation = secrets.token_hex(12)
+
+        def reserve(tx: Tx) -> str:
+            tx.lock(f"spend:{scope.api}:{scope.tenant}")
+            now = time.time()
+            decide(*_spend_sums(tx, scope, group, call, now - window_seconds))
+            tx.execute(
+                "INSERT INTO tg_spend (id, api, account, group_id, call, at, usd) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (reservation, scope.api, scope.tenant, group, call, now, usd),
+            )
+            return reservation
+
+        try:
+            backend = await self._writable()
+            if backend is None:
+                return None
+            return await backend.run(reserve, write=True)
+        except JournalError as exc:
+            self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
+            return None
+
+    async def spent(
+        self, scope: Scope, group_id: str | None, call: str, window_seconds: float
+    ) -> tuple[float, float] | None:
+        """What every process sharing the journal spent for ``scope``'s account: (on the group, not
+        counting earlier runs of the same ``call`` there; within the window), or None when the
+        journal cannot answer."""
+        since = time.time() - window_seconds
+        try:
+            return await self._read(lambda tx: _spend_sums(tx, scope, group_id or "", call, since))
+        except JournalError:
+            return None
+
+    def settle_spend(self, reservation: str, usd: float) -> None:
+        """What a reserved batch really cost (queued: nothing waits for it)."""
+        self.write_soon(
+            "spend", lambda tx: tx.execute("UPDATE tg_spend SET usd = ? WHERE id = ?", (usd, reservation))
+        )
+
+    def move_spend(self, reservation: str, group_id: str) -> None:
+        """A reservation made before its group existed (fan_out) belongs to ``group_id``."""
+        self.write_soon(
+            "spend",
+            lambda tx: tx.execute("UPDATE tg_spend SET group_id = ? WHERE id = ?", (group_id, reservation)),
+        )
+
     # -- for people ---------------------------------------------------------------------------
 
     @property
@@ -679,11 +745,31 @@ class Journal:
         )
 
 
+def _spend_sums(tx: Tx, scope: Scope, group: str, call: str, since: float) -> tuple[float, float]:
+    """(spent on ``group`` not counting earlier runs of ``call`` there, spent since ``since`` not
+    counting ``call`` on ``group``): the spend guard's two sums, as the in-process ledger keeps them."""
+    group_usd = 0.0
+    if group:
+        rows = tx.fetchall(
+            "SELECT COALESCE(SUM(usd), 0) FROM tg_spend WHERE api = ? AND account = ? AND group_id = ? "
+            "AND (? = '' OR call <> ?)",
+            (scope.api, scope.tenant, group, call, call),
+        )
+        group_usd = float(rows[0][0] or 0.0)
+    rows = tx.fetchall(
+        "SELECT COALESCE(SUM(usd), 0) FROM tg_spend WHERE api = ? AND account = ? AND at >= ? "
+        "AND NOT (? <> '' AND group_id = ? AND call = ?)",
+        (scope.api, scope.tenant, since, call, group, call),
+    )
+    return group_usd, float(rows[0][0] or 0.0)
+
+
 def _prune(tx: Tx) -> None:
     now = time.time()
     tx.execute("DELETE FROM tg_sends WHERE at < ?", (now - SENT_KEPT_SECONDS,))
     tx.execute("DELETE FROM tg_leases WHERE expires_at < ?", (now - 3600.0,))
     tx.execute("DELETE FROM tg_fan_outs WHERE created_at < ?", (now - FAN_OUT_REUSE_SECONDS,))
+    tx.execute("DELETE FROM tg_spend WHERE at < ?", (now - SPEND_KEPT_SECONDS,))
 
 
 def open_journal(settings: Settings) -> Journal | None:

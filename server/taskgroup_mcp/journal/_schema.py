@@ -67,6 +67,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "DROP TABLE tg_sent",
         ],
     ),
+    (
+        5,
+        "the spend ledger shared by processes and replicas: each batch reserved, then settled",
+        [
+            """CREATE TABLE IF NOT EXISTS tg_spend (
+                id TEXT PRIMARY KEY, api TEXT NOT NULL, account TEXT NOT NULL, group_id TEXT NOT NULL,
+                call TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, usd DOUBLE PRECISION NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS tg_spend_by_time ON tg_spend (api, account, at)",
+            "CREATE INDEX IF NOT EXISTS tg_spend_by_group ON tg_spend (api, account, group_id)",
+        ],
+    ),
 ]
 
 VERSION_TABLE = (

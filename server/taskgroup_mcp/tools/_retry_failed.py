@@ -29,7 +29,7 @@ from ._spend import (
     SpendRefused,
     call_identity,
     estimate,
-    guard,
+    guard_shared,
     refusal,
     unknown_processor_problem,
 )
@@ -131,7 +131,10 @@ async def retry_failed(
             raise SpendRefused(reason)
     else:
         call = call_identity(RETRY_CALL_KEY, inputs)
-        held = guard(ledger, account, group_id, est, confirm_cost_usd, call=call, offer_dry_run=False)
+        shared, api = (journaled.journal, journaled.scope.api) if journaled is not None else (None, "")
+        held = await guard_shared(
+            ledger, shared, api, account, group_id, est, confirm_cost_usd, call=call, offer_dry_run=False
+        )
 
     beat = Heartbeat(report, heartbeat)
 

@@ -6,6 +6,8 @@ the caller's ``confirm_cost_usd`` when it alone exceeds the limit, and also when
 the group's spend through this server, or the account's spend through this server within the
 rolling window (``spend_window_seconds``, default an hour), above the limit: three calls of $9.99,
 or the same inputs under a new ``call_key``, no longer spend $30 against a $10 limit unconfirmed.
+With the journal (:func:`guard_shared`) "this server" is every process and replica sharing it: the
+check and the reservation are one transaction under a lock on the account.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from taskgroup_mcp import wire
 from taskgroup_mcp.config import Settings
+from taskgroup_mcp.journal import Journal, Scope
 
 from ._arguments import ArgumentProblem
 from ._bounded import BoundedDict
@@ -219,6 +222,8 @@ class SpendLedger:
         """Attribute a reservation made before its group existed (fan_out) to that group."""
         reservation.group_id = reservation.entry[2] = group_id
         self._add(self._account(reservation.account), group_id, reservation.call, reservation.entry[1])
+        if reservation.shared is not None:
+            reservation.shared[0].move_spend(reservation.shared[1], group_id)
 
 
 @dataclass
@@ -228,9 +233,13 @@ class Reservation:
     group_id: str | None
     call: str
     entry: list[Any]
+    shared: tuple[Journal, str] | None = None
+    """The journal holding this reservation for every process sharing it, and its id there."""
 
     def settle(self, usd: float) -> None:
         self.ledger.settle(self, usd)
+        if self.shared is not None:
+            self.shared[0].settle_spend(self.shared[1], usd)
 
 
 def guard(
@@ -251,6 +260,57 @@ def guard(
     if reason is not None:
         raise SpendRefused(reason)
     return ledger.reserve(account, group_id, est.cost_usd, call)
+
+
+async def guard_shared(
+    ledger: SpendLedger,
+    journal: Journal | None,
+    api: str,
+    account: str,
+    group_id: str | None,
+    est: Estimate,
+    confirm_cost_usd: float | None,
+    *,
+    call: str = "",
+    offer_dry_run: bool = True,
+) -> Reservation:
+    """:func:`guard` over what every process and replica sharing ``journal`` spent for ``account``
+    on ``api``: the check and the reservation are one journal transaction under a lock on the
+    account, so two of them cannot both pass. Without a journal, or while it cannot answer, this
+    process's own ledger decides (as :func:`guard`). The reservation is also kept in ``ledger``,
+    which then still knows this process's spend if the journal goes away."""
+    if journal is None:
+        return guard(ledger, account, group_id, est, confirm_cost_usd, call=call, offer_dry_run=offer_dry_run)
+    problem = confirm_problem(confirm_cost_usd, est)
+    if problem is not None:
+        raise ArgumentProblem([problem])
+
+    def decide(group_usd: float, window_usd: float) -> None:
+        spent = Spent(group_usd, window_usd, ledger.window_seconds)
+        reason = refusal(est, confirm_cost_usd, offer_dry_run=offer_dry_run, spent=spent)
+        if reason is not None:
+            raise SpendRefused(reason)
+
+    shared = await journal.reserve_spend(
+        Scope(api, account), group_id, call, est.cost_usd, ledger.window_seconds, decide
+    )
+    if shared is None:
+        return guard(ledger, account, group_id, est, confirm_cost_usd, call=call, offer_dry_run=offer_dry_run)
+    held = ledger.reserve(account, group_id, est.cost_usd, call)
+    held.shared = (journal, shared)
+    return held
+
+
+async def spent_shared(
+    ledger: SpendLedger, journal: Journal | None, api: str, account: str, group_id: str | None, call: str = ""
+) -> Spent:
+    """What :func:`guard_shared` would count (for a dry run): every process sharing the journal,
+    else this process's own ledger."""
+    if journal is not None:
+        sums = await journal.spent(Scope(api, account), group_id, call, ledger.window_seconds)
+        if sums is not None:
+            return Spent(sums[0], sums[1], ledger.window_seconds)
+    return ledger.spent(account, group_id, call)
 
 
 def call_identity(call_key: str | None, run_inputs: Iterable[wire.RunInput]) -> str:

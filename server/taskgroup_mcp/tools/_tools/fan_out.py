@@ -36,7 +36,7 @@ from .._params import (
     SourcePolicyArg,
 )
 from .._read import DEFAULT_LIMIT, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS, MIN_MAX_TOKENS, results_page
-from .._spend import guard, refusal
+from .._spend import guard_shared, refusal, spent_shared
 from ._call import page_budget, reporter
 from .runs import checked_batch, paying_account, settled
 
@@ -107,7 +107,8 @@ async def fan_out(
         # Validate and guard the spend before anything is created.
         batch = await checked_batch(args, state, ctx)
         if dry_run:
-            spent = state.spend.spent(paying_account(ctx), None)
+            api = state.settings.parallel_base_url
+            spent = await spent_shared(state.spend, state.journal, api, paying_account(ctx), None)
             needs = refusal(batch.estimate, None, spent=spent) is not None
             added = dry_run_answer("", batch, state.notice, needs_confirm=needs)
             return answer(
@@ -119,9 +120,10 @@ async def fan_out(
             call_hash = _fan_out_hash(args)
             reused = remembered_fan_out(state, client, call_hash)
             # The spend guard before the group exists: a new group has spent nothing yet.
-            held = guard(
-                state.spend, paying_account(ctx), reused, batch.estimate, confirm_cost_usd, call=call_hash
-            )
+            held = await guard_shared(
+                state.spend, state.journal, state.settings.parallel_base_url, paying_account(ctx), reused,
+                batch.estimate, confirm_cost_usd, call=call_hash,
+            )  # fmt: skip
             if reused is None:
                 try:
                     gid, found = await fan_out_group(

@@ -37,7 +37,7 @@ from .._params import (
     SourcePolicyArg,
 )
 from .._retry_failed import retry_failed
-from .._spend import Reservation, call_identity, guard, refusal
+from .._spend import Reservation, call_identity, guard_shared, refusal, spent_shared
 from ._call import reporter
 
 
@@ -97,12 +97,16 @@ async def add_runs(
     account = paying_account(ctx)
     call = call_identity(call_key, batch.run_inputs)
     if dry_run:
-        spent = state.spend.spent(account, task_group_id, call)
+        api = state.settings.parallel_base_url
+        spent = await spent_shared(state.spend, state.journal, api, account, task_group_id, call)
         needs = refusal(batch.estimate, None, spent=spent) is not None
         result = dry_run_answer(task_group_id, batch, state.notice, needs_confirm=needs)
     else:
         client = client_for(ctx)
-        held = guard(state.spend, account, task_group_id, batch.estimate, confirm_cost_usd, call=call)
+        held = await guard_shared(
+            state.spend, state.journal, state.settings.parallel_base_url, account, task_group_id,
+            batch.estimate, confirm_cost_usd, call=call,
+        )  # fmt: skip
         result = await settled(
             held,
             batch,
