@@ -702,7 +702,9 @@ class Journal:
             backend = await self._writable()
             if backend is None:
                 return None
-            return await backend.run(reserve, write=True)
+            # Relaxed (seen by every replica at once): the batch's write ahead, a durable commit after
+            # it, makes it durable too; a database crash before that loses a reservation, not runs.
+            return await backend.run(reserve, write=True, relaxed=True)
         except JournalError as exc:
             self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
             return None
