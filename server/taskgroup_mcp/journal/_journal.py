@@ -749,21 +749,29 @@ class Journal:
 
 def _spend_sums(tx: Tx, scope: Scope, group: str, call: str, since: float) -> tuple[float, float]:
     """(spent on ``group`` not counting earlier runs of ``call`` there, spent since ``since`` not
-    counting ``call`` on ``group``): the spend guard's two sums, as the in-process ledger keeps them."""
-    group_usd = 0.0
-    if group:
-        rows = tx.fetchall(
-            "SELECT COALESCE(SUM(usd), 0) FROM tg_spend WHERE api = ? AND account = ? AND group_id = ? "
-            "AND (? = '' OR call <> ?)",
-            (scope.api, scope.tenant, group, call, call),
-        )
-        group_usd = float(rows[0][0] or 0.0)
+    counting ``call`` on ``group``): the spend guard's two sums, as the in-process ledger keeps them,
+    in one statement (one round trip to PostgreSQL)."""
     rows = tx.fetchall(
-        "SELECT COALESCE(SUM(usd), 0) FROM tg_spend WHERE api = ? AND account = ? AND at >= ? "
-        "AND NOT (? <> '' AND group_id = ? AND call = ?)",
-        (scope.api, scope.tenant, since, call, group, call),
+        "SELECT (SELECT COALESCE(SUM(usd), 0) FROM tg_spend WHERE api = ? AND account = ? AND group_id = ? "
+        "AND ? <> '' AND (? = '' OR call <> ?)), "
+        "(SELECT COALESCE(SUM(usd), 0) FROM tg_spend WHERE api = ? AND account = ? AND at >= ? "
+        "AND NOT (? <> '' AND group_id = ? AND call = ?))",
+        (
+            scope.api,
+            scope.tenant,
+            group,
+            group,
+            call,
+            call,
+            scope.api,
+            scope.tenant,
+            since,
+            call,
+            group,
+            call,
+        ),
     )
-    return group_usd, float(rows[0][0] or 0.0)
+    return float(rows[0][0] or 0.0), float(rows[0][1] or 0.0)
 
 
 def _prune(tx: Tx) -> None:
