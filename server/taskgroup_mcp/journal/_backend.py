@@ -30,6 +30,10 @@ class Tx(Protocol):
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
+    def fetch_each(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        """Each query's rows, the queries sent together (PostgreSQL: one round trip for all)."""
+        ...
+
     def lock(self, name: str) -> None:
         """Hold a lock named ``name`` until this transaction ends (writers of the same name queue)."""
         ...

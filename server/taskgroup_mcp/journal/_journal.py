@@ -34,6 +34,7 @@ from ._submission import (
     read_sent,
     release_lease,
     take_lease,
+    take_lease_and_read_sent,
 )
 
 if TYPE_CHECKING:
@@ -571,8 +572,9 @@ class Journal:
             now = time.time()
 
             def take(tx: Tx) -> tuple[float | None, dict[str, SentId]]:
-                holder = take_lease(tx, name, owner, now, LEASE_TTL_SECONDS)
-                return holder, ({} if holder is not None else read_sent(tx, api, group_id, call_key))
+                return take_lease_and_read_sent(
+                    tx, name, owner, now, LEASE_TTL_SECONDS, (api, group_id, call_key)
+                )
 
             # Relaxed: the lease is seen by every replica at once, and the first write ahead (a
             # durable commit after it) makes it durable too; a call that sends nothing needs neither.

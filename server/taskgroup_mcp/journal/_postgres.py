@@ -89,6 +89,11 @@ class PostgresTx:
         self._open_block()
         return list(self._send(sql, tuple(params)).fetchall())
 
+    def fetch_each(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        self._open_block()
+        cursors = [self._send(sql, tuple(params)) for sql, params in queries]  # all out before any answer
+        return [list(cursor.fetchall()) for cursor in cursors]
+
     def lock(self, name: str) -> None:
         self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 

@@ -50,6 +50,9 @@ class SqliteTx:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._db.execute(sql, tuple(params)).fetchall()
 
+    def fetch_each(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+        return [self.fetchall(sql, params) for sql, params in queries]
+
     def lock(self, name: str) -> None:
         del name  # a write transaction already holds SQLite's one write lock
 

@@ -50,6 +50,26 @@ def take_lease(tx: Tx, name: str, owner: str, now: float, ttl: float) -> float |
     return None
 
 
+def take_lease_and_read_sent(
+    tx: Tx, name: str, owner: str, now: float, ttl: float, call: tuple[str, str, str]
+) -> tuple[float | None, dict[str, SentId]]:
+    """:func:`take_lease`, and what earlier attempts of ``call`` (api, group, call key) sent, read
+    together (one round trip): (None, the ids) when ``owner`` holds the lease now, else (when the
+    other holder's lease runs out, {})."""
+    tx.execute(
+        "INSERT INTO tg_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) "
+        "DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+        "WHERE tg_leases.owner = excluded.owner OR tg_leases.expires_at <= ?",
+        (name, owner, now + ttl, now),
+    )
+    lease, sends = tx.fetch_each(
+        [("SELECT owner, expires_at FROM tg_leases WHERE name = ?", (name,)), (SENDS_QUERY, call)]
+    )
+    if lease and lease[0][0] != owner:
+        return float(lease[0][1]), {}
+    return None, fold_sends(sends)
+
+
 def release_lease(tx: Tx, name: str, owner: str) -> None:
     tx.execute("DELETE FROM tg_leases WHERE name = ? AND owner = ?", (name, owner))
 
