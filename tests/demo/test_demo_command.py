@@ -7,6 +7,7 @@ import io
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,11 +62,13 @@ def _group_status_through_the_printed_ui_command(command: str) -> dict[str, obje
     words = shlex.split(command)
     assignments = [w for w in words if "=" in w and not w.startswith("-")][:1]
     argv = words[len(assignments) :]
-    assert argv[:2] == ["taskgroup-mcp", "ui"], command
+    assert Path(argv[0]).name == "taskgroup-mcp" and argv[1] == "ui", command
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TASKGROUP_MCP_", "PARALLEL_"))}
     env.update(dict(a.split("=", 1) for a in assignments))
+    # The program exactly as printed (found on PATH when bare), as a user would paste it.
+    assert shutil.which(argv[0], path=env.get("PATH")) is not None, command
     proc = subprocess.Popen(
-        [sys.executable, "-m", "taskgroup_mcp", *argv[1:], "--no-browser"],
+        [*argv, "--no-browser"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -130,8 +133,11 @@ def test_the_demo_command_exits_zero_shows_every_step_and_its_ui_command_opens_i
     assert "Done in" in out
     group = re.search(r"create_task_group -> (tgrp_\w+)", out)
     assert group is not None
-    command = f"TASKGROUP_MCP_STATE_DIR={shlex.quote(str(state))} taskgroup-mcp ui --sandbox {group.group(1)}"
-    assert out.rstrip().splitlines()[-2] == f"Open the group in the task-group explorer: {command}"
+    last = out.rstrip().splitlines()[-2]
+    assert last.startswith("Open the group in the task-group explorer: "), last
+    command = last.split(": ", 1)[1]
+    assert shlex.split(command)[0] == f"TASKGROUP_MCP_STATE_DIR={state}", command
+    assert shlex.split(command)[-3:] == ["ui", "--sandbox", group.group(1)], command
     result = _group_status_through_the_printed_ui_command(command)
     assert not result.get("isError"), result
     status = result["structuredContent"]

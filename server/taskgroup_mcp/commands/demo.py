@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -254,7 +255,18 @@ async def _drive(
 def explorer_command(group_id: str, state_dir: Path) -> str:
     """The shell command that opens ``group_id`` in the explorer (``taskgroup-mcp ui``) on the
     sandbox the demo's server kept in ``state_dir``."""
-    return f"TASKGROUP_MCP_STATE_DIR={shlex.quote(str(state_dir))} taskgroup-mcp ui --sandbox {group_id}"
+    return f"TASKGROUP_MCP_STATE_DIR={shlex.quote(str(state_dir))} {program()} ui --sandbox {group_id}"
+
+
+def program() -> str:
+    """How a shell reaches this installation's ``taskgroup-mcp``: the bare name when ``PATH`` finds
+    this one, else its absolute path (after ``make demo`` the virtual environment is not active, so
+    the bare name would not be found, or would find another installation)."""
+    here = Path(sys.executable).parent / "taskgroup-mcp"
+    found = shutil.which("taskgroup-mcp")
+    if here.is_file() and (found is None or Path(found).resolve() != here.resolve()):
+        return shlex.quote(str(here))
+    return "taskgroup-mcp"
 
 
 def _company(item: Mapping[str, Any]) -> str:
