@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anyio
 import pytest
 from journal_harness import JournalMaker
 
-from taskgroup_mcp.journal import Journal, LeaseBusy, Scope
+import taskgroup_mcp.journal._journal as journal_impl
+from taskgroup_mcp.journal import GroupEntry, Journal, JournalError, LeaseBusy, Scope
 from taskgroup_mcp.journal._journal import tenant_of
 from taskgroup_mcp.journal._schema import LATEST as SCHEMA_VERSION
 
@@ -99,6 +101,89 @@ async def test_batches_add_up_processors_inputs_and_cost_and_status_is_kept(jour
     assert entry.cost_usd == pytest.approx(0.035)
     assert entry.status == {"total": 5, "counts": {"completed": 5}} and entry.active is False
     assert entry.status_at is not None and abs(entry.status_at - time.time()) < 60
+
+
+class PostSpy:
+    """Counts the writes a journal queues without waiting (and fails the first ``fail`` of them)."""
+
+    def __init__(self, journal: Journal, monkeypatch: pytest.MonkeyPatch, fail: int = 0) -> None:
+        backend: Any = journal._backend  # pyright: ignore[reportPrivateUsage]
+        self.posted = 0
+        self._fail = fail
+        real = backend.post
+
+        def post(fn: Any, *, on_error: Any) -> None:
+            self.posted += 1
+            if self._fail:
+                self._fail -= 1
+                on_error(JournalError("TASKGROUP_MCP_STATE_DIR: simulated failure"))
+                return
+            real(fn, on_error=on_error)
+
+        monkeypatch.setattr(backend, "post", post)
+
+
+async def landed(journal: Journal, group_id: str, status: dict[str, Any]) -> GroupEntry:
+    """The group's entry once a queued write of ``status`` has reached the database."""
+    with anyio.fail_after(10):
+        while True:
+            entry = await journal.get_group(ME, group_id)
+            if entry is not None and entry.status == status:
+                return entry
+            await anyio.sleep(0.01)
+
+
+async def test_a_status_read_again_unchanged_is_not_written_again_and_a_change_is_written_at_once(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = PostSpy(journal, monkeypatch)
+    running = {"total": 3, "counts": {"running": 3}}
+    done = {"total": 3, "counts": {"completed": 3}}
+    seen = {"created_at": 5.0, "label": "x"}
+    assert await journal.record_seen(ME, "tgrp_s", **seen, status=running, active=True)
+    first = await landed(journal, "tgrp_s", running)
+    for _ in range(5):  # a client polling status
+        assert await journal.record_seen(ME, "tgrp_s", **seen, status=running, active=True)
+    assert spy.posted == 1, "an unchanged status costs no journal write"
+    assert await journal.record_seen(ME, "tgrp_s", **seen, status=done, active=False)
+    assert spy.posted == 2
+    entry = await landed(journal, "tgrp_s", done)
+    assert entry.active is False and entry.label == "x"
+    assert entry.status_at is not None and first.status_at is not None and entry.status_at >= first.status_at
+    assert await journal.record_seen(ME, "tgrp_s", created_at=5.0, label="y", status=done, active=False)
+    assert spy.posted == 3, "a new label is written at once"
+    monkeypatch.setattr(journal_impl, "SEEN_REWRITE_SECONDS", 0.0)
+    assert await journal.record_seen(ME, "tgrp_s", created_at=5.0, label="y", status=done, active=False)
+    assert spy.posted == 4, "past the rewrite interval the same status is written again (status_at moves on)"
+
+
+async def test_a_status_whose_queued_write_failed_is_written_on_the_next_read(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_impl, "RETRY_AFTER_FAILURE_SECONDS", 0.0)
+    spy = PostSpy(journal, monkeypatch, fail=1)
+    done = {"total": 1, "counts": {"completed": 1}}
+    assert await journal.record_seen(ME, "tgrp_f", created_at=1.0, label=None, status=done, active=False)
+    assert journal.problem is not None, "the failure is noted"
+    assert await journal.get_group(ME, "tgrp_f") is None
+    assert await journal.record_seen(ME, "tgrp_f", created_at=1.0, label=None, status=done, active=False)
+    assert spy.posted == 2
+    await landed(journal, "tgrp_f", done)
+
+
+async def test_a_status_written_by_another_path_is_not_taken_for_the_last_one_seen(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = PostSpy(journal, monkeypatch)
+    running = {"total": 2, "counts": {"running": 2}}
+    assert await journal.record_seen(ME, "tgrp_o", created_at=1.0, label=None, status=running, active=True)
+    await landed(journal, "tgrp_o", running)
+    # add_runs records the group as it read it after adding (another status)...
+    await journal.record_group(ME, "tgrp_o", created_at=1.0, status={"total": 4, "counts": {"queued": 4}})
+    # ...so the next status read, even equal to the one seen before, is written again.
+    assert await journal.record_seen(ME, "tgrp_o", created_at=1.0, label=None, status=running, active=True)
+    assert spy.posted == 2
+    await landed(journal, "tgrp_o", running)
 
 
 async def test_client_ids_written_ahead_are_known_to_another_process_with_what_the_api_confirmed(

@@ -16,6 +16,7 @@ import logging
 import secrets
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -56,6 +57,11 @@ FAN_OUT_REUSE_SECONDS = 24 * 3600.0
 """An identical fan_out call reuses its group for this long."""
 SPEND_KEPT_SECONDS = 30 * 24 * 3600.0
 """Spend records older than this are pruned at start (a group's total counts them until then)."""
+SEEN_REWRITE_SECONDS = 60.0
+"""A group read again with the status this process last recorded for it is written again (its
+``status_at`` moved on) at most this often; a status, label or activity that changed is written at once."""
+SEEN_REMEMBERED = 4_096
+"""Groups whose last recorded status this process remembers (the least recently read are forgotten)."""
 
 
 def tenant_of(api_key: str) -> str:
@@ -128,6 +134,10 @@ class Journal:
         self.instance = secrets.token_hex(8)
         """Names this process in the leases it holds."""
         self._last_at = 0.0
+        self._seen: OrderedDict[tuple[str, str, str], tuple[tuple[Any, ...], float, int]] = OrderedDict()
+        """Per group, what :meth:`record_seen` last queued, when (monotonic), and in which epoch."""
+        self._seen_epoch = 0
+        """Moves on whenever a queued write fails: nothing remembered before it counts as written."""
 
     def clock(self) -> float:
         """Unix seconds for a write, never equal to or before this process's previous one (a call's
@@ -263,17 +273,22 @@ class Journal:
             self.problem = None
         return True
 
+    def _queueable(self) -> bool:
+        """Whether :meth:`write_soon` would queue a write now (the journal is open and writable)."""
+        if self._backend is None or self.read_only:
+            return False
+        return self.problem is None or time.monotonic() >= self._next_try
+
     def write_soon(self, what: str, fn: Callable[[Tx], None]) -> None:
         """``fn`` in one write transaction queued behind this process's earlier journal work and
         not waited for (the next read of this process sees it; closing the journal waits for it).
         For records no answer depends on; a failure is noted as :meth:`write` notes it."""
         backend = self._backend
-        if backend is None or self.read_only:
-            return
-        if self.problem is not None and time.monotonic() < self._next_try:
+        if backend is None or not self._queueable():
             return
 
         def failed(exc: JournalError) -> None:
+            self._seen_epoch += 1
             self._note(exc, RETRY_AFTER_FAILURE_SECONDS)
             logger.debug("journal: %s not recorded", what)
 
@@ -363,6 +378,8 @@ class Journal:
         ``wait=False``: queued (:meth:`write_soon`), True returned at once."""
         status_text = json.dumps(dict(status), separators=(",", ":")) if status is not None else None
         status_at = time.time() if status is not None else None
+        if status is not None or label is not None:
+            self._seen.pop((scope.api, scope.tenant, group_id), None)  # record_seen writes the next read
         active_value = None if active is None else int(active)
         new = sorted(set(processors))
 
@@ -399,6 +416,44 @@ class Journal:
             self.write_soon("group", write)
             return True
         return await self.write("group", write)
+
+    async def record_seen(
+        self,
+        scope: Scope,
+        group_id: str,
+        *,
+        created_at: float,
+        label: str | None,
+        status: Mapping[str, Any],
+        active: bool,
+    ) -> bool:
+        """A group as just read from the API (status polls): its entry refreshed, queued and not
+        waited for. A read that finds what this process last queued for the group writes nothing
+        unless :data:`SEEN_REWRITE_SECONDS` have passed (then ``status_at`` moves on); a changed
+        status, label or activity is written at once. True when queued or already recorded."""
+        key = (scope.api, scope.tenant, group_id)
+        what = (label, json.dumps(dict(status), sort_keys=True, separators=(",", ":")), active)
+        now = time.monotonic()
+        last = self._seen.get(key)
+        if (
+            last is not None
+            and last[0] == what
+            and last[2] == self._seen_epoch
+            and now - last[1] < SEEN_REWRITE_SECONDS
+        ):
+            self._seen.move_to_end(key)
+            return True
+        epoch = self._seen_epoch
+        queued = self._queueable()
+        await self.record_added(
+            scope, group_id, created_at=created_at, label=label, status=status, active=active, wait=False
+        )
+        if queued:
+            self._seen[key] = (what, now, epoch)
+            self._seen.move_to_end(key)
+            while len(self._seen) > SEEN_REMEMBERED:
+                self._seen.popitem(last=False)
+        return queued
 
     async def get_group(self, scope: Scope, group_id: str) -> GroupEntry | None:
         def read(tx: Tx) -> GroupEntry | None:
@@ -445,6 +500,8 @@ class Journal:
         def write(tx: Tx) -> None:
             for table in ("tg_groups", "tg_submissions", "tg_sends", "tg_fan_outs", "tg_spend"):
                 tx.execute(f"DELETE FROM {table} WHERE api = ?", (api,))
+
+        self._seen.clear()
 
         return await self.write("reset", write)
 

@@ -114,16 +114,16 @@ class Journaled:
             )
 
     async def seen(self, group: wire.TaskGroup) -> None:
-        """A group read from the API: keep its status (and label) for list_task_groups."""
+        """A group read from the API: keep its status (and label) for list_task_groups (written
+        only when it changed, or now and then: status polls cost no journal write)."""
         if self.journal is not None:
-            await self.journal.record_added(
+            await self.journal.record_seen(
                 self.scope,
                 group.taskgroup_id,
                 created_at=unix_time(group.created_at),
                 label=label_of(group),
                 status=status_record(group),
                 active=group.status.is_active,
-                wait=False,
             )
 
     async def added(
