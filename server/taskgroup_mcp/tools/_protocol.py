@@ -40,8 +40,8 @@ class ProtocolServer(MCPServer[LifespanResultT]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[LifespanResultT, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        known = {tool.name for tool in await self.list_tools()}
-        if name not in known:
+        # The tool manager's own lookup: list_tools() would build every tool's definition per call.
+        if self._tool_manager.get_tool(name) is None:
             raise MCPError(
                 code=INVALID_PARAMS,
                 message=f"Unknown tool: {_shown(name)}. Call tools/list for the tools this server has.",
