@@ -10,7 +10,7 @@ import tracemalloc
 import anyio
 import pytest
 
-from taskgroup_mcp.tools._sanitize import REDACTED, SecretRegistry, install_log_redaction
+from taskgroup_mcp.tools._sanitize import REDACTED, SecretRegistry, _SecretSet, install_log_redaction
 
 KEY = "CANARY-opkey-4d5e6f7a8b9c"
 
@@ -83,10 +83,13 @@ def test_a_secret_added_outside_any_call_scope_goes_nowhere() -> None:
 
 
 def test_a_calls_secret_is_masked_in_log_lines_written_during_the_call(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from taskgroup_mcp.tools import SECRETS
 
+    # Only this call's secret counts here: operator secrets that earlier tests in this worker
+    # configured (process-wide by design) could mask a word of these lines too.
+    monkeypatch.setattr(SECRETS, "_operator", _SecretSet())
     install_log_redaction()
     with SECRETS.call_scope() as scope, caplog.at_level(logging.INFO):
         scope.add("CANARY-hdr-in-call-9e8d7c")
